@@ -1,0 +1,36 @@
+"""Polling triggers."""
+
+from __future__ import annotations
+
+import typing as t
+
+from ..schemas import NewVideoArgsSchema, VideoSchema
+from ..store import FeedKey
+from ..triggers import new_video
+from .blueprint import Blueprint
+from .caller import current_caller, runtime
+
+blp = Blueprint("triggers", __name__, url_prefix="/v1/triggers", description="Polling triggers.")
+
+
+@blp.route("/new-video", methods=["POST"])
+@blp.arguments(NewVideoArgsSchema)
+@blp.response(200, VideoSchema(many=True))
+@blp.doc(security=[{"upstreamKey": []}])
+def new_video_trigger(args: dict[str, t.Any]) -> list[dict[str, t.Any]]:
+    """Videos of a handle not returned to this feed before, newest first.
+
+    A feed is (key, platform, consumer, handle): see the README's scope rules.
+    """
+    caller = current_caller()
+    rt = runtime()
+    provider = rt.provider(caller)
+    if args["sample"]:
+        return new_video.sample(provider, args["handle"], rt.poll_settings.sample_size)
+    feed = FeedKey(
+        tenant=caller.tenant,
+        platform=caller.request_source,
+        consumer=args["consumer"] or "",
+        handle=args["handle"],
+    )
+    return new_video.poll(provider, rt.store, feed, since=args["since"], settings=rt.poll_settings)

@@ -1,0 +1,55 @@
+"""Configuration: every setting with its default, and how they are loaded.
+
+Settings come, in order, from ``DEFAULTS``, environment variables prefixed ``CONNECTOR_``
+(``CONNECTOR_DATABASE_URL=...``; values are parsed as JSON when they can be, so ``20``
+is a number), and finally the mapping given to ``create_app`` (tests).
+"""
+
+from __future__ import annotations
+
+import typing as t
+
+from .errors import ConfigError
+
+DEFAULTS: dict[str, t.Any] = {
+    # Where feeds and seen video ids live. sqlite:///relative/or/absolute/path, or (with the
+    # [postgres] extra) postgresql://...
+    "DATABASE_URL": "sqlite:///connector.db",
+    # Provider used when the caller does not name one.
+    "PROVIDER": "dumplingai",
+    # Base URL of the provider of seeds 000/002/003; a proxy or an emulator may stand in.
+    "DUMPLINGAI_BASE_URL": "https://app.dumplingai.com",
+    # Seconds one upstream request may take. Zapier gives a polling call 30 s in total.
+    "UPSTREAM_TIMEOUT": 20.0,
+    # Pages of the profile feed one trigger poll may read to catch up after downtime.
+    "BACKFILL_MAX_PAGES": 5,
+    # Seen video ids kept per feed; the least recently observed are forgotten first.
+    "SEEN_IDS_PER_FEED": 1000,
+    # Videos returned by a sample request ("test trigger" / "load sample").
+    "SAMPLE_SIZE": 3,
+    # Retry-After (seconds) sent on an upstream rate limit that did not say how long to wait.
+    "DEFAULT_RETRY_AFTER": 60,
+    # Seconds a write waits for the SQLite lock before answering 503.
+    "SQLITE_BUSY_TIMEOUT": 15.0,
+    "LOG_LEVEL": "INFO",
+    # True when the upstream is the built-in sandbox (set by `connector serve --sandbox`).
+    "SANDBOX": False,
+}
+
+
+def validate(config: t.Mapping[str, t.Any]) -> None:
+    """Fail start-up with :class:`ConfigError` on a setting that cannot work."""
+    positive = (
+        "UPSTREAM_TIMEOUT",
+        "BACKFILL_MAX_PAGES",
+        "SEEN_IDS_PER_FEED",
+        "SAMPLE_SIZE",
+        "DEFAULT_RETRY_AFTER",
+        "SQLITE_BUSY_TIMEOUT",
+    )
+    for key in positive:
+        value = config.get(key)
+        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+            raise ConfigError(f"CONNECTOR_{key} must be a positive number, got {value!r}")
+    if not str(config.get("DATABASE_URL", "")).strip():
+        raise ConfigError("CONNECTOR_DATABASE_URL must not be empty")

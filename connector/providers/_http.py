@@ -1,0 +1,75 @@
+"""Shared httpx plumbing: one request, its transport errors and its body, translated."""
+
+from __future__ import annotations
+
+import typing as t
+
+import httpx
+
+from ..errors import (
+    ProviderError,
+    ProviderInvalidResponse,
+    ProviderTimeout,
+    ProviderUnavailable,
+)
+
+ErrorMapper = t.Callable[[httpx.Response, str], ProviderError]
+
+
+def send_json(
+    client: httpx.Client,
+    method: str,
+    path: str,
+    *,
+    label: str,
+    to_error: ErrorMapper,
+    headers: dict[str, str] | None = None,
+    json: t.Any = None,
+    params: dict[str, str] | None = None,
+) -> t.Any:
+    """Send one request and return its decoded JSON body.
+
+    :param label: the provider's name as people know it, for messages.
+    :param to_error: builds the error for a non-2xx answer from the response and the
+        upstream's own message.
+    :raises ProviderError: the most specific subclass; httpx exceptions never escape.
+    """
+    try:
+        response = client.request(method, path, headers=headers, json=json, params=params)
+    except httpx.TimeoutException as exc:
+        raise ProviderTimeout(
+            f"{label} did not answer in time ({type(exc).__name__}); try again later."
+        ) from exc
+    except httpx.HTTPError as exc:
+        # The message names the failure class only: an httpx message may carry the URL.
+        raise ProviderUnavailable(f"Could not reach {label} ({type(exc).__name__}).") from exc
+    if response.is_success:
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise ProviderInvalidResponse(
+                f"{label} answered {response.status_code} with a body that is not JSON."
+            ) from exc
+    raise to_error(response, upstream_message(response))
+
+
+def upstream_message(response: httpx.Response) -> str:
+    """The upstream's own error text (``{"error": ...}`` or ``{"message": ...}``), else its reason."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict):
+        for key in ("error", "message", "detail"):
+            value = body.get(key)
+            if isinstance(value, str) and value.strip():
+                return value.strip()[:500]
+    return response.reason_phrase or f"HTTP {response.status_code}"
+
+
+def retry_after_seconds(response: httpx.Response, default: int) -> int:
+    """``Retry-After`` in seconds when upstream gave a usable one, else ``default``."""
+    value = response.headers.get("Retry-After", "").strip()
+    if value.isdigit():
+        return max(1, min(int(value), 3600))
+    return default

@@ -1,0 +1,17 @@
+"""marshmallow schemas: the single definition of every shape the connector reads or writes."""
+
+from .meta import AuthTestSchema, ErrorSchema, HealthSchema
+from .profile import GetProfileArgsSchema, ProfileSchema
+from .trigger import NewVideoArgsSchema
+from .video import GetVideoArgsSchema, VideoSchema
+
+__all__ = [
+    "AuthTestSchema",
+    "ErrorSchema",
+    "GetProfileArgsSchema",
+    "GetVideoArgsSchema",
+    "HealthSchema",
+    "NewVideoArgsSchema",
+    "ProfileSchema",
+    "VideoSchema",
+]

@@ -1,0 +1,48 @@
+"""Shared bases for request and record schemas."""
+
+from __future__ import annotations
+
+import typing as t
+
+from marshmallow import RAISE, Schema, fields, pre_load
+
+
+class ArgsSchema(Schema):
+    """Base of request-body schemas: unknown keys are errors, so typos surface.
+
+    Zapier sends an optional input the user left empty as ``""``; treat it as absent so
+    that "not given" means one thing whichever platform called.
+    """
+
+    class Meta:
+        unknown = RAISE
+
+    @pre_load
+    def drop_empty_strings(self, data: t.Any, **kwargs: t.Any) -> t.Any:
+        if isinstance(data, dict):
+            return {k: v for k, v in data.items() if not (isinstance(v, str) and not v.strip())}
+        return data
+
+
+class RecordSchema(Schema):
+    """Base of normalized output records.
+
+    Providers map their payload to these field names and ``load`` validates the result:
+    a field the provider does not give becomes null (``load_default=None``), never missing,
+    and a value of the wrong type raises, which the provider layer reports as malformed
+    upstream data. Unknown keys raise too: they would be a mapping bug.
+    """
+
+    class Meta:
+        unknown = RAISE
+        ordered = True
+
+
+def nullable(field_cls: type[fields.Field], label: str, description: str, **kw: t.Any) -> t.Any:
+    """A record field that is null when the provider does not give it; ``label`` is its title."""
+    return field_cls(
+        load_default=None,
+        allow_none=True,
+        metadata={"title": label, "description": description},
+        **kw,
+    )

@@ -1,0 +1,84 @@
+"""Custom marshmallow fields for values users paste: TikTok handles and points in time."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import typing as t
+
+from marshmallow import ValidationError, fields
+
+# TikTok usernames: letters, digits, underscores and periods, at most 24 characters.
+# A little slack on length keeps legacy accounts working.
+_HANDLE = re.compile(r"^[A-Za-z0-9_.]{1,30}$")
+_PROFILE_URL = re.compile(r"^(?:https?://)?(?:www\.|m\.)?tiktok\.com/@([^/?#]+)", re.IGNORECASE)
+
+
+def normalize_handle(raw: str) -> str:
+    """Return the canonical handle for what a user typed: ``" @Some.User "`` -> ``some.user``.
+
+    TikTok handles are case-insensitive, so the lower-case form keys feeds. A profile URL
+    (``https://www.tiktok.com/@user``) is accepted too, since that is what people copy.
+
+    :raises ValidationError: when no handle can be read from ``raw``.
+    """
+    value = raw.strip()
+    match = _PROFILE_URL.match(value)
+    if match:
+        value = match.group(1)
+    value = value.lstrip("@").strip()
+    if not _HANDLE.match(value):
+        raise ValidationError(
+            "Not a TikTok handle: use the username as shown on the profile, e.g. @tiktok "
+            "(letters, digits, '_' and '.', at most 30 characters)."
+        )
+    return value.lower()
+
+
+class Handle(fields.String):
+    """A TikTok handle; loads to its canonical form (see :func:`normalize_handle`)."""
+
+    def _deserialize(self, value: t.Any, attr: str | None, data: t.Any, **kwargs: t.Any) -> str:
+        return normalize_handle(super()._deserialize(value, attr, data, **kwargs))
+
+
+class PointInTime(fields.Field):
+    """A moment given as ISO 8601 (``2024-05-01T10:00:00Z``; no zone means UTC) or Unix seconds.
+
+    Loads to an ``int`` Unix timestamp, the unit upstream feeds use.
+    """
+
+    def _deserialize(self, value: t.Any, attr: str | None, data: t.Any, **kwargs: t.Any) -> int:
+        if isinstance(value, bool):
+            raise ValidationError("Expected an ISO 8601 date-time or Unix seconds.")
+        if isinstance(value, int | float):
+            return int(value)
+        if isinstance(value, str):
+            text = value.strip()
+            if text.lstrip("-").isdigit():
+                return int(text)
+            try:
+                moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+            except ValueError:
+                pass
+            else:
+                if moment.tzinfo is None:
+                    moment = moment.replace(tzinfo=dt.UTC)
+                return int(moment.timestamp())
+        raise ValidationError("Expected an ISO 8601 date-time or Unix seconds.")
+
+
+def iso_utc(timestamp: int | None) -> str | None:
+    """Unix seconds -> ``2024-01-01T00:00:00Z`` (None stays None)."""
+    if timestamp is None:
+        return None
+    return dt.datetime.fromtimestamp(timestamp, tz=dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class NumericId(fields.String):
+    """A TikTok id: digits, given as a string or (carelessly) as a JSON number."""
+
+    def _deserialize(self, value: t.Any, attr: str | None, data: t.Any, **kwargs: t.Any) -> str:
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = str(value)
+        return super()._deserialize(value, attr, data, **kwargs).strip()

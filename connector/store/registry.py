@@ -1,0 +1,29 @@
+"""Database URL schemes -> store classes, imported on first use."""
+
+from __future__ import annotations
+
+import typing as t
+
+from ..errors import ConfigError
+from ..importer import import_string
+
+if t.TYPE_CHECKING:
+    from .base import Store
+
+STORES: dict[str, str] = {
+    "sqlite": "connector.store.sqlite:SQLiteStore",
+}
+
+
+def open_store(url: str, **options: t.Any) -> Store:
+    """The store for ``url`` (``sqlite:///path``), migrated and ready.
+
+    :raises ConfigError: for a scheme no store handles.
+    """
+    scheme = url.partition(":")[0].lower()
+    target = STORES.get(scheme)
+    if target is None:
+        raise ConfigError(
+            f"No store for database URL scheme {scheme!r}; supported: {', '.join(sorted(STORES))}"
+        )
+    return t.cast("Store", import_string(target)(url, **options))
