@@ -22,9 +22,7 @@ def current_caller() -> Caller:
     scheme, _, key = request.headers.get("Authorization", "").strip().partition(" ")
     key = key.strip()
     if scheme.lower() != "bearer" or not key:
-        raise MissingCredentials(
-            "Send your TikTok data API key as 'Authorization: Bearer <key>'."
-        )
+        raise MissingCredentials("Send your TikTok data API key as 'Authorization: Bearer <key>'.")
     try:
         source = request_source_for(
             request.headers.get("X-Request-Source"), request.headers.get("User-Agent")

@@ -54,7 +54,7 @@ def send_json(
 
 
 def upstream_message(response: httpx.Response) -> str:
-    """The upstream's own error text (``{"error": ...}`` or ``{"message": ...}``), else its reason."""
+    """The upstream's own error text (its ``error`` or ``message`` field), else its reason."""
     try:
         body = response.json()
     except ValueError:

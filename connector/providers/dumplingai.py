@@ -52,7 +52,9 @@ class DumplingAIProvider(Provider):
         return load_record(_VIDEO, self._map_video(body), self.label)
 
     def get_profile(self, handle: str) -> dict[str, t.Any]:
-        body = require_dict(self._post("/api/v1/get-tiktok-profile", {"handle": handle}), self.label)
+        body = require_dict(
+            self._post("/api/v1/get-tiktok-profile", {"handle": handle}), self.label
+        )
         return load_record(_PROFILE, self._map_profile(body), self.label)
 
     def list_videos(self, handle: str, cursor: str | None = None) -> VideoPage:
@@ -68,7 +70,9 @@ class DumplingAIProvider(Provider):
         videos = [load_record(_VIDEO, self._map_aweme(item), self.label) for item in items]
         has_more = body.get("has_more", body.get("hasMore"))
         next_cursor = id_string(body.get("max_cursor"))
-        return VideoPage(videos=videos, cursor=next_cursor, has_more=bool(has_more) and bool(next_cursor))
+        return VideoPage(
+            videos=videos, cursor=next_cursor, has_more=bool(has_more) and bool(next_cursor)
+        )
 
     def check_credentials(self) -> None:
         # No endpoint checks a key for free. An empty handle is refused with 400 only once the

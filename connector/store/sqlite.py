@@ -150,8 +150,14 @@ class _SQLiteFeedTransaction(FeedTransaction):
         cursor = self.conn.execute(
             "INSERT INTO feeds (tenant, platform, consumer, handle, floor, created_at)"
             " VALUES (?, ?, ?, ?, ?, ?)",
-            (self.key.tenant, self.key.platform, self.key.consumer, self.key.handle, floor,
-             time.time()),
+            (
+                self.key.tenant,
+                self.key.platform,
+                self.key.consumer,
+                self.key.handle,
+                floor,
+                time.time(),
+            ),
         )
         self.feed_id = cursor.lastrowid
         self.state = FeedState(floor=floor)

@@ -64,9 +64,7 @@ def poll(
             floor = tx.state.floor
             known = tx.seen(o.video_id for o in observed)
             fresh = [
-                v
-                for v in videos
-                if v["id"] not in known and v["created_at_timestamp"] > floor
+                v for v in videos if v["id"] not in known and v["created_at_timestamp"] > floor
             ]
             tx.remember(observed, now)
         tx.prune(settings.seen_ids_per_feed)
