@@ -1,0 +1,91 @@
+"""The ``connector`` command: serve the app, run the sandbox, manage the store."""
+
+from __future__ import annotations
+
+import typing as t
+
+import click
+
+from . import __version__
+from .errors import ConfigError, ConnectorError
+
+
+def _app(overrides: dict[str, t.Any] | None = None) -> t.Any:
+    from . import create_app
+
+    try:
+        return create_app(overrides)
+    except (ConfigError, ConnectorError) as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="connector")
+def cli() -> None:
+    """TikTok triggers and actions for Zapier, Make and n8n.
+
+    Settings come from CONNECTOR_* environment variables (see the README).
+    """
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, envvar="CONNECTOR_HOST")
+@click.option("--port", default=8000, show_default=True, type=int, envvar="CONNECTOR_PORT")
+@click.option("--threads", default=8, show_default=True, type=int, help="Worker threads.")
+@click.option(
+    "--sandbox",
+    is_flag=True,
+    help="Also start the built-in sandbox upstream and use it: any API key works, "
+    "no network or real key needed.",
+)
+def serve(host: str, port: int, threads: int, sandbox: bool) -> None:
+    """Serve the connector with a production WSGI server (waitress)."""
+    from .serving import BackgroundServer, serve_forever
+
+    overrides: dict[str, t.Any] = {}
+    upstream = None
+    if sandbox:
+        from .sandbox import create_sandbox_app
+
+        upstream = BackgroundServer(create_sandbox_app()).start()
+        overrides = {"DUMPLINGAI_BASE_URL": upstream.url, "SANDBOX": True}
+    app = _app(overrides)
+    if upstream is not None:
+        click.echo(
+            f"SANDBOX MODE: upstream is the built-in sandbox at {upstream.url} "
+            "(generated data, any API key works, nothing leaves this machine)."
+        )
+    click.echo(f"Connector listening on http://{host}:{port} (store: {app.config['DATABASE_URL']})")
+    try:
+        serve_forever(app, host, port, threads=threads)
+    finally:
+        if upstream is not None:
+            upstream.stop()
+
+
+@cli.command("sandbox")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8010, show_default=True, type=int)
+def sandbox_command(host: str, port: int) -> None:
+    """Serve only the sandbox upstream (point CONNECTOR_DUMPLINGAI_BASE_URL at it)."""
+    from .sandbox import create_sandbox_app
+    from .serving import serve_forever
+
+    click.echo(f"Sandbox upstream on http://{host}:{port}")
+    serve_forever(create_sandbox_app(), host, port)
+
+
+@cli.group()
+def db() -> None:
+    """Manage the state store."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Create or migrate the store's schema (also done automatically at start-up)."""
+    app = _app()
+    click.echo(f"Store ready: {app.config['DATABASE_URL']}")
+
+
+def main() -> None:
+    cli.main(prog_name="connector")
