@@ -35,9 +35,7 @@ def first_url(value: t.Any) -> str | None:
 
 def id_string(value: t.Any) -> str | None:
     """Ids stay strings: a numeric id is turned into its exact decimal form."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, bool):
+    if isinstance(value, bool) or not isinstance(value, str | int) or value == "":
         return None
     return str(value)
 

@@ -1,0 +1,83 @@
+"""Fixtures: the sandbox upstream and the connector, as real servers on 127.0.0.1."""
+
+from __future__ import annotations
+
+import os
+import typing as t
+
+import httpx
+import pytest
+
+from connector import create_app
+from connector.sandbox import Fault, World, create_sandbox_app
+from connector.serving import BackgroundServer
+
+KEY = "sk_test_0123456789abcdef"
+
+
+@pytest.fixture(autouse=True)
+def clean_environ(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in list(os.environ):
+        if name.startswith("CONNECTOR_"):
+            monkeypatch.delenv(name)
+
+
+@pytest.fixture(scope="session")
+def sandbox_server() -> t.Iterator[tuple[World, BackgroundServer]]:
+    world = World()
+    with BackgroundServer(create_sandbox_app(world)) as server:
+        yield world, server
+
+
+@pytest.fixture
+def world(sandbox_server: tuple[World, BackgroundServer]) -> World:
+    world, _ = sandbox_server
+    world.reset()
+    return world
+
+
+@pytest.fixture
+def sandbox_url(sandbox_server: tuple[World, BackgroundServer], world: World) -> str:
+    return sandbox_server[1].url
+
+
+@pytest.fixture
+def db_url(tmp_path: t.Any) -> str:
+    return f"sqlite:///{tmp_path / 'connector.db'}"
+
+
+@pytest.fixture
+def make_app(sandbox_url: str, db_url: str) -> t.Callable[..., t.Any]:
+    def make(**overrides: t.Any) -> t.Any:
+        settings = {"DATABASE_URL": db_url, "DUMPLINGAI_BASE_URL": sandbox_url}
+        settings["UPSTREAM_TIMEOUT"] = 2.0
+        settings.update(overrides)
+        return create_app(settings)
+
+    return make
+
+
+@pytest.fixture
+def app(make_app: t.Callable[..., t.Any]) -> t.Any:
+    return make_app()
+
+
+@pytest.fixture
+def client(app: t.Any) -> t.Any:
+    return app.test_client()
+
+
+@pytest.fixture
+def live(app: t.Any) -> t.Iterator[httpx.Client]:
+    """An httpx client talking to the connector served on a real loopback socket."""
+    with (
+        BackgroundServer(app) as server,
+        httpx.Client(
+            base_url=server.url, headers={"Authorization": f"Bearer {KEY}"}, timeout=30
+        ) as http,
+    ):
+        yield http
+
+
+def fault(world: World, **kwargs: t.Any) -> None:
+    world.add_fault(Fault(**kwargs))
