@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+import traceback
 import typing as t
 
 from flask import Flask, g, jsonify, request
@@ -88,7 +89,12 @@ def register_api(app: Flask) -> None:
 def _handle_unexpected(error: Exception) -> t.Any:
     if isinstance(error, HTTPException):
         return error
-    log.exception("unhandled error on %s %s", request.method, request.path)
+    trace = "".join(traceback.format_exception(error))
+    caller = g.get("caller")
+    if caller is not None:
+        # Exception text can quote anything, including the caller's key.
+        trace = trace.replace(caller.api_key, "[redacted]")
+    log.error("unhandled error on %s %s\n%s", request.method, request.path, trace)
     response = jsonify({"error": "Internal error; it has been logged.", "code": "internal_error"})
     response.status_code = 500
     return response

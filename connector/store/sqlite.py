@@ -92,6 +92,9 @@ class SQLiteStore(Store):
                 ) from exc
             try:
                 yield conn
+            except sqlite3.OperationalError as exc:
+                conn.execute("ROLLBACK")
+                raise StoreUnavailable("The store is busy; nothing was recorded.") from exc
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
