@@ -1,0 +1,98 @@
+"""The connector command, including the README's sandbox command as a real process."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import typing as t
+from pathlib import Path
+
+import httpx
+import pytest
+from click.testing import CliRunner
+
+from connector.cli import cli
+
+SCRIPT = Path(sys.executable).parent / "connector"
+
+
+def test_help_says_what_each_command_does() -> None:
+    runner = CliRunner()
+    top = runner.invoke(cli, ["--help"])
+    assert top.exit_code == 0
+    for command in ("serve", "sandbox", "db"):
+        assert command in top.output
+    serve = runner.invoke(cli, ["serve", "--help"])
+    assert "--sandbox" in serve.output and "waitress" in serve.output
+    assert runner.invoke(cli, ["db", "upgrade", "--help"]).exit_code == 0
+
+
+def test_db_upgrade_creates_the_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    target = tmp_path / "state" / "c.db"
+    monkeypatch.setenv("CONNECTOR_DATABASE_URL", f"sqlite:///{target}")
+    result = CliRunner().invoke(cli, ["db", "upgrade"])
+    assert result.exit_code == 0, result.output
+    assert target.exists()
+    assert CliRunner().invoke(cli, ["db", "upgrade"]).exit_code == 0  # idempotent
+
+
+def test_bad_configuration_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CONNECTOR_DATABASE_URL", "mysql://nope")
+    result = CliRunner().invoke(cli, ["db", "upgrade"])
+    assert result.exit_code == 1
+    assert "No store for database URL scheme 'mysql'" in result.output
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_serve_sandbox_answers_every_endpoint(tmp_path: Path) -> None:
+    assert SCRIPT.exists(), "the connector console script is installed"
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CONNECTOR_")}
+    process = subprocess.Popen(
+        [str(SCRIPT), "serve", "--sandbox", "--port", str(port)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        _wait_for(base + "/health", process)
+        headers = {"Authorization": "Bearer any-key-works"}
+        with httpx.Client(base_url=base, headers=headers, timeout=10) as http:
+            assert http.get("/health").json()["sandbox"] is True
+            assert http.get("/v1/auth/test").status_code == 200
+            profile = http.post("/v1/actions/get-profile", json={"handle": "@tiktok"}).json()
+            assert profile["handle"] == "tiktok"
+            sample = http.post("/v1/triggers/new-video", json={"handle": "tiktok", "sample": True})
+            assert len(sample.json()) == 3
+            video = http.post("/v1/actions/get-video", json={"url": sample.json()[0]["url"]})
+            assert video.json()["id"] == sample.json()[0]["id"]
+            assert http.post("/v1/triggers/new-video", json={"handle": "tiktok"}).json() == []
+    finally:
+        process.terminate()
+        output, _ = process.communicate(timeout=10)
+    assert "SANDBOX MODE" in output
+    assert (tmp_path / "connector.db").exists()
+
+
+def _wait_for(url: str, process: subprocess.Popen[t.Any]) -> None:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"connector exited: {process.communicate()[0]}")
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise AssertionError("connector did not start in 20 s")
