@@ -15,10 +15,16 @@ DEFAULTS: dict[str, t.Any] = {
     # Where feeds and seen video ids live. sqlite:///relative/or/absolute/path, or (with the
     # [postgres] extra) postgresql://...
     "DATABASE_URL": "sqlite:///connector.db",
-    # Provider used when the caller does not name one.
+    # Provider used when the caller does not name one (X-Provider header).
     "PROVIDER": "dumplingai",
-    # Base URL of the provider of seeds 000/002/003; a proxy or an emulator may stand in.
-    "DUMPLINGAI_BASE_URL": "https://app.dumplingai.com",
+    # Per provider <NAME> (dumplingai, apidirect, byhandle), optionally:
+    #   <NAME>_BASE_URL: where it is served (default: its public URL); a proxy or an
+    #     emulator may stand in.
+    #   <NAME>_API_KEY: a server-side key, used for callers presenting an access token.
+    # Tokens (JSON list or comma-separated) that let callers use the server-side keys.
+    "ACCESS_TOKENS": None,
+    # Failover order of the server-side keys (default: PROVIDER first, then the registry's).
+    "PROVIDER_ORDER": None,
     # Seconds one upstream request may take. Zapier gives a polling call 30 s in total.
     "UPSTREAM_TIMEOUT": 20.0,
     # Pages of the profile feed one trigger poll may read to catch up after downtime.

@@ -6,6 +6,7 @@ The tree::
     ├── InvalidInput                    400 invalid_input
     ├── MissingCredentials              401 missing_api_key
     ├── NotFound                        404 not_found
+    ├── UnsupportedByProvider           400 unsupported_by_provider
     ├── StoreUnavailable                503 store_unavailable
     └── ProviderError                   502 upstream_error
         ├── ProviderRejectedInput       400 upstream_rejected_input
@@ -60,6 +61,13 @@ class MissingCredentials(ConnectorError):
 class NotFound(ConnectorError):
     status_code = 404
     code = "not_found"
+
+
+class UnsupportedByProvider(ConnectorError):
+    """No provider available to the caller can do what was asked (a missing capability)."""
+
+    status_code = 400
+    code = "unsupported_by_provider"
 
 
 class StoreUnavailable(ConnectorError):

@@ -1,14 +1,16 @@
-"""The long-lived objects of one app: the store and one HTTP client per provider."""
+"""The long-lived objects of one app: the store, HTTP clients, provider keys and limits."""
 
 from __future__ import annotations
 
 import dataclasses
+import hmac
 import threading
 import typing as t
 
 import httpx
 
-from .providers import provider_class
+from .errors import ConfigError
+from .providers import PROVIDERS, ConcurrencyLimits, FailoverProvider, provider_class
 from .store import open_store
 from .triggers.new_video import PollSettings
 
@@ -19,12 +21,33 @@ if t.TYPE_CHECKING:
 
 @dataclasses.dataclass(frozen=True)
 class Caller:
-    """Who made a request: their upstream key, its tenant, and the platform calling."""
+    """Who made a request and which upstream keys serve it.
 
-    api_key: str = dataclasses.field(repr=False)
+    ``credentials`` are (provider name, key) pairs in the order to try them: one pair when
+    the caller brought their own key, the operator's keys in failover order otherwise.
+    """
+
     tenant: str
     request_source: str
-    provider: str
+    credentials: tuple[tuple[str, str], ...] = dataclasses.field(repr=False)
+    bearer: str = dataclasses.field(repr=False, default="")
+
+    @property
+    def secrets(self) -> set[str]:
+        """Every secret this request carries, for redaction."""
+        return {self.bearer, *(key for _, key in self.credentials)} - {""}
+
+    @property
+    def provider(self) -> str:
+        return self.credentials[0][0]
+
+
+def _names(value: t.Any) -> list[str]:
+    """A list setting given as a JSON list or a comma-separated string."""
+    if value is None or value == "":
+        return []
+    items = value if isinstance(value, list | tuple) else str(value).split(",")
+    return [str(item).strip() for item in items if str(item).strip()]
 
 
 class Runtime:
@@ -32,6 +55,20 @@ class Runtime:
 
     def __init__(self, config: t.Mapping[str, t.Any]) -> None:
         self.config = config
+        self.default_provider: str = config["PROVIDER"]
+        provider_class(self.default_provider)  # fail start-up on an unknown name
+        self.server_keys = {
+            name: str(config[f"{name.upper()}_API_KEY"])
+            for name in PROVIDERS
+            if config.get(f"{name.upper()}_API_KEY")
+        }
+        self.access_tokens = _names(config.get("ACCESS_TOKENS"))
+        if self.server_keys and not self.access_tokens:
+            raise ConfigError(
+                "Server-side provider keys are set, so CONNECTOR_ACCESS_TOKENS must be too: "
+                "only callers presenting one of those tokens may spend the server's keys."
+            )
+        self.failover_order = self._failover_order(_names(config.get("PROVIDER_ORDER")))
         self.store: Store = open_store(
             config["DATABASE_URL"], busy_timeout=float(config["SQLITE_BUSY_TIMEOUT"])
         )
@@ -40,18 +77,44 @@ class Runtime:
             seen_ids_per_feed=int(config["SEEN_IDS_PER_FEED"]),
             sample_size=int(config["SAMPLE_SIZE"]),
         )
+        self.limits = ConcurrencyLimits()
         self._clients: dict[str, httpx.Client] = {}
         self._lock = threading.Lock()
-        provider_class(config["PROVIDER"])  # fail start-up on an unknown default provider
 
-    def provider(self, caller: Caller) -> Provider:
-        """The caller's provider, bound to their key and requestSource."""
-        cls = provider_class(caller.provider)
+    def _failover_order(self, configured: list[str]) -> list[str]:
+        for name in configured:
+            provider_class(name)
+            if name not in self.server_keys:
+                raise ConfigError(
+                    f"CONNECTOR_PROVIDER_ORDER names {name!r}, which has no "
+                    f"CONNECTOR_{name.upper()}_API_KEY."
+                )
+        order = configured or [self.default_provider, *PROVIDERS]
+        return [name for name in dict.fromkeys(order) if name in self.server_keys]
+
+    def is_access_token(self, token: str) -> bool:
+        """Whether ``token`` is one of the operator's access tokens (constant-time)."""
+        return any(hmac.compare_digest(token, known) for known in self.access_tokens)
+
+    def base_url(self, name: str) -> str:
+        return str(
+            self.config.get(f"{name.upper()}_BASE_URL") or provider_class(name).default_base_url
+        )
+
+    def provider(self, name: str, api_key: str, request_source: str) -> Provider:
+        cls = provider_class(name)
         return cls(
-            self._client(cls.name),
-            api_key=caller.api_key,
-            request_source=caller.request_source,
+            self._client(name),
+            api_key=api_key,
+            request_source=request_source,
             default_retry_after=int(self.config["DEFAULT_RETRY_AFTER"]),
+            limits=self.limits,
+        )
+
+    def providers_for(self, caller: Caller) -> FailoverProvider:
+        """The caller's providers, bound to their keys, in the order to try them."""
+        return FailoverProvider(
+            [self.provider(name, key, caller.request_source) for name, key in caller.credentials]
         )
 
     def _client(self, name: str) -> httpx.Client:
@@ -59,7 +122,7 @@ class Runtime:
             client = self._clients.get(name)
             if client is None:
                 client = httpx.Client(
-                    base_url=self.config[f"{name.upper()}_BASE_URL"],
+                    base_url=self.base_url(name),
                     timeout=float(self.config["UPSTREAM_TIMEOUT"]),
                     headers={"User-Agent": "tiktok-connector"},
                     # Retries connect failures only, which never reached upstream.

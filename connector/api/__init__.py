@@ -92,8 +92,9 @@ def _handle_unexpected(error: Exception) -> t.Any:
     trace = "".join(traceback.format_exception(error))
     caller = g.get("caller")
     if caller is not None:
-        # Exception text can quote anything, including the caller's key.
-        trace = trace.replace(caller.api_key, "[redacted]")
+        # Exception text can quote anything, including a key.
+        for secret in caller.secrets:
+            trace = trace.replace(secret, "[redacted]")
     log.error("unhandled error on %s %s\n%s", request.method, request.path, trace)
     response = jsonify({"error": "Internal error; it has been logged.", "code": "internal_error"})
     response.status_code = 500

@@ -20,7 +20,7 @@ blp = Blueprint("actions", __name__, url_prefix="/v1/actions", description="Look
 @blp.doc(security=[{"upstreamKey": []}])
 def get_video(ref: VideoRef) -> dict[str, t.Any]:
     """One video, by TikTok URL, short link or numeric id."""
-    return runtime().provider(current_caller()).get_video(ref)
+    return runtime().providers_for(current_caller()).get_video(ref)
 
 
 @blp.route("/get-profile", methods=["POST"])
@@ -29,4 +29,4 @@ def get_video(ref: VideoRef) -> dict[str, t.Any]:
 @blp.doc(security=[{"upstreamKey": []}])
 def get_profile(args: dict[str, t.Any]) -> dict[str, t.Any]:
     """One profile, by handle."""
-    return runtime().provider(current_caller()).get_profile(args["handle"])
+    return runtime().providers_for(current_caller()).get_profile(args["handle"])

@@ -1,4 +1,4 @@
-"""Reading the caller from request headers: key, tenant, platform."""
+"""Reading the caller from request headers: key, tenant, platform, providers."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from flask import current_app, g, request
 
 from ..errors import InvalidInput, MissingCredentials
 from ..platforms import UnknownRequestSource, request_source_for, tenant_for
+from ..providers import PROVIDERS
 from ..runtime import Caller, Runtime
 
 
@@ -16,8 +17,12 @@ def runtime() -> Runtime:
 def current_caller() -> Caller:
     """The request's caller; also kept on ``g`` for the request log.
 
-    :raises MissingCredentials: without ``Authorization: Bearer <key>``.
-    :raises InvalidInput: for an ``X-Request-Source`` outside the documented enum.
+    ``Authorization: Bearer <key>`` is either the caller's own key for the provider named
+    by ``X-Provider`` (default: the configured one), or one of the operator's access tokens,
+    in which case the operator's keys serve the request, ``X-Provider`` first.
+
+    :raises MissingCredentials: without a bearer key.
+    :raises InvalidInput: for an unknown ``X-Provider`` or ``X-Request-Source``.
     """
     scheme, _, key = request.headers.get("Authorization", "").strip().partition(" ")
     key = key.strip()
@@ -29,11 +34,26 @@ def current_caller() -> Caller:
         )
     except UnknownRequestSource as exc:
         raise InvalidInput(str(exc)) from exc
+    rt = runtime()
+    chosen = request.headers.get("X-Provider", "").strip().lower() or None
+    if chosen is not None and chosen not in PROVIDERS:
+        raise InvalidInput(
+            f"X-Provider {chosen!r} is not a provider; choose one of: {', '.join(PROVIDERS)}."
+        )
+    if rt.is_access_token(key):
+        order = rt.failover_order
+        if chosen is not None:
+            if chosen not in rt.server_keys:
+                raise InvalidInput(
+                    f"This server holds no key for provider {chosen!r}; it holds keys for: "
+                    f"{', '.join(order)}."
+                )
+            order = [chosen, *(name for name in order if name != chosen)]
+        credentials = tuple((name, rt.server_keys[name]) for name in order)
+    else:
+        credentials = ((chosen or rt.default_provider, key),)
     caller = Caller(
-        api_key=key,
-        tenant=tenant_for(key),
-        request_source=source,
-        provider=current_app.config["PROVIDER"],
+        tenant=tenant_for(key), request_source=source, credentials=credentials, bearer=key
     )
     g.caller = caller
     return caller

@@ -7,7 +7,8 @@ import typing as t
 from flask import current_app
 
 from .. import __version__
-from ..schemas import AuthTestSchema, HealthSchema
+from ..providers import PROVIDERS, provider_class
+from ..schemas import AuthTestSchema, HealthSchema, ProviderInfoSchema
 from .blueprint import Blueprint
 from .caller import current_caller, runtime
 
@@ -34,10 +35,34 @@ def health() -> dict[str, t.Any]:
 def auth_test() -> dict[str, t.Any]:
     """Check the caller's key upstream (what a platform's "test connection" calls)."""
     caller = current_caller()
-    runtime().provider(caller).check_credentials()
+    runtime().providers_for(caller).check_credentials()
     return {
         "status": "ok",
         "provider": caller.provider,
         "request_source": caller.request_source,
         "tenant": caller.tenant[:8],
     }
+
+
+@blp.route("/v1/providers")
+@blp.response(200, ProviderInfoSchema(many=True))
+def providers() -> list[dict[str, t.Any]]:
+    """The upstream providers: what each can do and whether this server holds a key for it."""
+    rt = runtime()
+    listed = []
+    for name in PROVIDERS:
+        cls = provider_class(name)
+        listed.append(
+            {
+                "name": name,
+                "label": cls.label,
+                "capabilities": sorted(cls.capabilities),
+                "default": name == rt.default_provider,
+                "server_key": name in rt.server_keys,
+                "failover_rank": rt.failover_order.index(name) + 1
+                if name in rt.failover_order
+                else None,
+                "concurrency_limit": cls.concurrency_limit,
+            }
+        )
+    return listed

@@ -24,7 +24,7 @@ def new_video_trigger(args: dict[str, t.Any]) -> list[dict[str, t.Any]]:
     """
     caller = current_caller()
     rt = runtime()
-    provider = rt.provider(caller)
+    provider = rt.providers_for(caller)
     if args["sample"]:
         return new_video.sample(provider, args["handle"], rt.poll_settings.sample_size)
     feed = FeedKey(

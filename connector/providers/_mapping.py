@@ -40,13 +40,13 @@ def id_string(value: t.Any) -> str | None:
     return str(value)
 
 
-def hashtags_from(*candidates: t.Any, text: str | None = None) -> list[str]:
+def hashtags_from(*candidates: t.Any, text: t.Any = None) -> list[str]:
     """Hashtag names from the first non-empty candidate list, else parsed from ``text``."""
     for names in candidates:
         clean = [n.lstrip("#") for n in names if isinstance(n, str) and n.strip("#")]
         if clean:
             return list(dict.fromkeys(clean))
-    return list(dict.fromkeys(_HASHTAG.findall(text or "")))
+    return list(dict.fromkeys(_HASHTAG.findall(text if isinstance(text, str) else "")))
 
 
 def timestamp(value: t.Any) -> int | None:

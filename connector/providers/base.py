@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import enum
 import typing as t
@@ -10,13 +11,28 @@ if t.TYPE_CHECKING:
     import httpx
 
     from ..links import VideoRef
+    from .limits import ConcurrencyLimits
 
 
 class Capability(enum.StrEnum):
-    VIDEO_BY_URL = "video_by_url"
-    VIDEO_BY_ID = "video_by_id"
+    """What a provider can look up."""
+
+    VIDEO_BY_URL = "video_by_url"  # any video link, short links included
+    VIDEO_BY_ID = "video_by_id"  # a bare numeric id
+    VIDEO_BY_HANDLE_AND_ID = "video_by_handle_and_id"  # a long link naming the author
     PROFILE = "profile"
     PROFILE_VIDEOS = "profile_videos"
+
+
+def capabilities_for(ref: VideoRef) -> frozenset[Capability]:
+    """The capabilities any one of which can look up ``ref``."""
+    if ref.video_id is None:
+        return frozenset({Capability.VIDEO_BY_URL})
+    if ref.handle is None:
+        return frozenset({Capability.VIDEO_BY_URL, Capability.VIDEO_BY_ID})
+    return frozenset(
+        {Capability.VIDEO_BY_URL, Capability.VIDEO_BY_ID, Capability.VIDEO_BY_HANDLE_AND_ID}
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -31,8 +47,16 @@ class VideoPage:
     has_more: bool
 
 
+class VideoLister(t.Protocol):
+    """What the new-video trigger needs: a label for messages and the profile feed."""
+
+    label: str
+
+    def list_videos(self, handle: str, cursor: str | None = None) -> VideoPage: ...
+
+
 class Provider:
-    """An upstream TikTok data API, bound to one caller's key and requestSource.
+    """An upstream TikTok data API, bound to one key and the caller's requestSource.
 
     Implementations return records loaded through :class:`connector.schemas.VideoSchema`
     and :class:`connector.schemas.ProfileSchema`, so upstream field names stop at the
@@ -43,6 +67,9 @@ class Provider:
     name: t.ClassVar[str]
     label: t.ClassVar[str]
     capabilities: t.ClassVar[frozenset[Capability]]
+    default_base_url: t.ClassVar[str]
+    #: Simultaneous requests per endpoint per key that upstream allows; None for no limit.
+    concurrency_limit: t.ClassVar[int | None] = None
 
     def __init__(
         self,
@@ -51,11 +78,13 @@ class Provider:
         api_key: str,
         request_source: str,
         default_retry_after: int = 60,
+        limits: ConcurrencyLimits | None = None,
     ) -> None:
         self.client = client
         self.api_key = api_key
         self.request_source = request_source
         self.default_retry_after = default_retry_after
+        self.limits = limits
 
     def get_video(self, ref: VideoRef) -> dict[str, t.Any]:
         """The normalized video ``ref`` names.
@@ -81,3 +110,17 @@ class Provider:
         :raises ProviderAuthFailed: when it does not.
         """
         raise NotImplementedError
+
+    @contextlib.contextmanager
+    def slot(self, endpoint: str) -> t.Iterator[None]:
+        """Hold one of upstream's concurrent-request slots for ``endpoint`` while calling it.
+
+        Callers over the limit queue here instead of being refused upstream; one that waits
+        longer than the client's timeout gets a rate-limit error.
+        """
+        if self.concurrency_limit is None or self.limits is None:
+            yield
+            return
+        wait = self.client.timeout.read or 30.0
+        with self.limits.hold((self.name, endpoint, self.api_key), self.concurrency_limit, wait):
+            yield

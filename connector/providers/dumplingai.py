@@ -44,6 +44,7 @@ _PROFILE = ProfileSchema()
 class DumplingAIProvider(Provider):
     name = "dumplingai"
     label = "DumplingAI"
+    default_base_url = "https://app.dumplingai.com"
     # Video by id works through a canonical URL built from the id.
     capabilities = frozenset(Capability)
 

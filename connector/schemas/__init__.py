@@ -1,6 +1,6 @@
 """marshmallow schemas: the single definition of every shape the connector reads or writes."""
 
-from .meta import AuthTestSchema, ErrorSchema, HealthSchema
+from .meta import AuthTestSchema, ErrorSchema, HealthSchema, ProviderInfoSchema
 from .profile import GetProfileArgsSchema, ProfileSchema
 from .trigger import NewVideoArgsSchema
 from .video import GetVideoArgsSchema, VideoSchema
@@ -13,5 +13,6 @@ __all__ = [
     "HealthSchema",
     "NewVideoArgsSchema",
     "ProfileSchema",
+    "ProviderInfoSchema",
     "VideoSchema",
 ]

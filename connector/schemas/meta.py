@@ -32,3 +32,23 @@ class AuthTestSchema(Schema):
         required=True,
         metadata={"description": "Short fingerprint of the key, for a connection label."},
     )
+
+
+class ProviderInfoSchema(Schema):
+    name = fields.String(required=True, metadata={"description": "Value for X-Provider."})
+    label = fields.String(required=True)
+    capabilities = fields.List(fields.String(), required=True)
+    default = fields.Boolean(
+        required=True, metadata={"description": "Used when the caller names no provider."}
+    )
+    server_key = fields.Boolean(
+        required=True, metadata={"description": "Whether this server holds a key for it."}
+    )
+    failover_rank = fields.Integer(
+        allow_none=True,
+        metadata={"description": "Position in the server's failover order (1 = first)."},
+    )
+    concurrency_limit = fields.Integer(
+        allow_none=True,
+        metadata={"description": "Simultaneous requests per key upstream allows, if limited."},
+    )

@@ -16,7 +16,7 @@ from ..errors import ProviderInvalidResponse
 from ..store import FeedKey, FeedState, Observed
 
 if t.TYPE_CHECKING:
-    from ..providers import Provider
+    from ..providers.base import VideoLister
     from ..store import Store
 
 Video = dict[str, t.Any]
@@ -29,14 +29,14 @@ class PollSettings:
     sample_size: int = 3
 
 
-def sample(provider: Provider, handle: str, size: int) -> list[Video]:
+def sample(provider: VideoLister, handle: str, size: int) -> list[Video]:
     """The latest ``size`` videos, newest first; reads no state and writes none."""
     page = provider.list_videos(handle)
     return _newest_first(page.videos)[:size]
 
 
 def poll(
-    provider: Provider,
+    provider: VideoLister,
     store: Store,
     feed: FeedKey,
     *,
@@ -72,7 +72,7 @@ def poll(
 
 
 def _fetch(
-    provider: Provider, store: Store, feed: FeedKey, *, since: int | None, max_pages: int
+    provider: VideoLister, store: Store, feed: FeedKey, *, since: int | None, max_pages: int
 ) -> list[Video]:
     """Read pages until they overlap what the feed knows (or ``since``), at most ``max_pages``.
 
