@@ -45,10 +45,10 @@ def serve(host: str, port: int, threads: int, sandbox: bool) -> None:
     overrides: dict[str, t.Any] = {}
     upstream = None
     if sandbox:
-        from .sandbox import create_sandbox_app
+        from .sandbox import base_urls, create_sandbox_app
 
         upstream = BackgroundServer(create_sandbox_app()).start()
-        overrides = {"DUMPLINGAI_BASE_URL": upstream.url, "SANDBOX": True}
+        overrides = {**base_urls(upstream.url), "SANDBOX": True}
     app = _app(overrides)
     if upstream is not None:
         click.echo(
@@ -67,7 +67,7 @@ def serve(host: str, port: int, threads: int, sandbox: bool) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8010, show_default=True, type=int)
 def sandbox_command(host: str, port: int) -> None:
-    """Serve only the sandbox upstream (point CONNECTOR_DUMPLINGAI_BASE_URL at it)."""
+    """Serve only the sandbox upstream (point CONNECTOR_<PROVIDER>_BASE_URL at it)."""
     from .sandbox import create_sandbox_app
     from .serving import serve_forever
 

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from connector import create_app
-from connector.sandbox import Fault, World, create_sandbox_app
+from connector.sandbox import Fault, World, base_urls, create_sandbox_app
 from connector.serving import BackgroundServer
 
 KEY = "sk_test_0123456789abcdef"
@@ -49,7 +49,7 @@ def db_url(tmp_path: t.Any) -> str:
 @pytest.fixture
 def make_app(sandbox_url: str, db_url: str) -> t.Callable[..., t.Any]:
     def make(**overrides: t.Any) -> t.Any:
-        settings = {"DATABASE_URL": db_url, "DUMPLINGAI_BASE_URL": sandbox_url}
+        settings = {"DATABASE_URL": db_url, **base_urls(sandbox_url)}
         settings["UPSTREAM_TIMEOUT"] = 2.0
         settings.update(overrides)
         return create_app(settings)

@@ -7,7 +7,7 @@ import typing as t
 
 from flask import Blueprint, abort, jsonify, request
 
-from .dumplingai import world
+from ._common import world
 from .world import Fault
 
 blp = Blueprint("sandbox_control", __name__, url_prefix="/_sandbox")
@@ -34,6 +34,16 @@ def add_fault() -> t.Any:
 def requests() -> t.Any:
     recorded = world().requests(request.args.get("endpoint"))
     return jsonify([dataclasses.asdict(r) for r in recorded])
+
+
+@blp.post("/latency")
+def set_latency() -> t.Any:
+    body = request.get_json(silent=True) or {}
+    seconds = body.get("seconds")
+    if not isinstance(body.get("endpoint"), str) or not isinstance(seconds, int | float):
+        abort(400, 'Expected {"endpoint": "...", "seconds": number}')
+    world().latency[body["endpoint"]] = float(seconds)
+    return jsonify({"status": "set"})
 
 
 @blp.get("/concurrency")

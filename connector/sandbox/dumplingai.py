@@ -9,29 +9,24 @@ credits (403). Scripted faults answer any documented status instead.
 
 from __future__ import annotations
 
-import re
 import time
 import typing as t
 
-from flask import Blueprint, Response, current_app, json, request
+from flask import Blueprint, Response, json, request
 
-from .world import CDN, Fault, RecordedRequest, SandboxProfile, SandboxVideo, World, now_ms
+from . import seeds
+from ._common import json_response, play_fault, received, world
+from .seeds import DUMPLINGAI_VIDEO_ID
+from .world import CDN, SandboxProfile, SandboxVideo, now_ms
 
 blp = Blueprint("sandbox_dumplingai", __name__, url_prefix="/api/v1")
-
-_VIDEO_URL = re.compile(
-    r"^https?://(?:www\.|m\.)?tiktok\.com/(?:@(?P<handle>[^/]+)/video/|v/)(?P<id>\d+)",
-    re.IGNORECASE,
-)
-_SHORT_URL = re.compile(
-    r"^https?://(?:(?:vm|vt)\.tiktok\.com/|(?:www\.)?tiktok\.com/t/)(?P<code>[A-Za-z0-9]+)/?",
-    re.IGNORECASE,
-)
 
 # The seeds' error bodies, by endpoint and status.
 _MESSAGES: dict[str, dict[int, str]] = {
     "video": {
         400: "The video service could not process the provided URL.",
+        401: "API key is invalid or missing.",
+        403: "Insufficient credits. Please top up your account.",
         404: "TikTok video not found for URL: {subject}",
         500: "An unexpected server error occurred while fetching the TikTok video: sandbox fault",
         502: "The video service is currently unavailable.",
@@ -39,6 +34,8 @@ _MESSAGES: dict[str, dict[int, str]] = {
     },
     "profile": {
         400: "The profile service could not process the handle.",
+        401: "API key is invalid or missing.",
+        403: "Insufficient credits. Please top up your account.",
         404: "TikTok profile not found for handle: {subject}",
         500: "An unexpected server error occurred while fetching the TikTok profile: sandbox fault",
         502: "The profile service is currently unavailable.",
@@ -46,6 +43,8 @@ _MESSAGES: dict[str, dict[int, str]] = {
     },
     "profile-videos": {
         400: "The video service could not process the handle.",
+        401: "API key is invalid or missing.",
+        403: "Insufficient credits. Please top up your account.",
         404: "TikTok profile not found for handle: {subject}",
         500: "An unexpected server error occurred while fetching the TikTok profile videos: "
         "sandbox fault",
@@ -53,27 +52,21 @@ _MESSAGES: dict[str, dict[int, str]] = {
         503: "Rate limit exceeded. Please try again later.",
     },
 }
-_COMMON = {
-    401: "API key is invalid or missing.",
-    403: "Insufficient credits. Please top up your account.",
+_WRONG_SHAPE = {
+    "video": {"id": {"oops": 1}},
+    "profile": {"user": []},
+    "profile-videos": {"aweme_list": "oops", "has_more": 0},
 }
 
 
-def world() -> World:
-    return current_app.extensions["sandbox_world"]  # type: ignore[no-any-return]
-
-
 def _error(status: int, message: str, headers: dict[str, str] | None = None) -> Response:
-    response = Response(json.dumps({"error": message}), status, mimetype="application/json")
-    response.headers.update(headers or {})
-    return response
+    return json_response({"error": message}, status, headers)
 
 
 def _ok(body: t.Any) -> Response:
-    response = Response(json.dumps(body), 200, mimetype="application/json")
-    response.headers["X-RateLimit-Limit"] = "1000"
-    response.headers["X-RateLimit-Remaining"] = "999"
-    return response
+    return json_response(
+        body, headers={"X-RateLimit-Limit": "1000", "X-RateLimit-Remaining": "999"}
+    )
 
 
 def _handle(
@@ -81,40 +74,34 @@ def _handle(
     parameter: str,
     answer: t.Callable[[dict[str, t.Any], str], Response],
 ) -> Response:
-    w = world()
     raw = request.get_data(as_text=True)
     try:
         body = json.loads(raw) if raw else None
     except ValueError:
-        body = None
-        invalid_json = True
+        body, invalid_json = None, True
     else:
         invalid_json = not isinstance(body, dict)
-    w.record(
-        RecordedRequest(
-            endpoint=endpoint,
-            body=body,
-            authorization=request.headers.get("Authorization"),
-            user_agent=request.headers.get("User-Agent"),
-            at=time.time(),
-        )
-    )
-    w.enter(endpoint)
-    try:
+    with received(endpoint, body):
         subject = body.get(parameter) if isinstance(body, dict) else None
         handle = subject if endpoint != "video" and isinstance(subject, str) else None
         cursor = _cursor(body) if endpoint == "profile-videos" else None
-        page = w.page_number(handle, cursor) if handle and endpoint == "profile-videos" else None
-        fault = w.take_fault(endpoint, handle.lower() if handle else None, page)
-        if fault is not None:
-            scripted = _scripted(fault, endpoint, subject)
-            if scripted is not None:
-                return scripted
+        page = world().page_number(handle, cursor) if handle and cursor else (1 if handle else None)
+        scripted = play_fault(
+            endpoint,
+            subject,
+            handle=handle,
+            page=page,
+            error=_error,
+            messages=_MESSAGES[endpoint],
+            wrong_shape=_WRONG_SHAPE[endpoint],
+        )
+        if scripted is not None:
+            return scripted
         key = request.headers.get("Authorization", "")
         if not key.startswith("Bearer ") or not key[7:].strip() or key[7:].startswith("sk_invalid"):
-            return _error(401, _COMMON[401])
+            return _error(401, _MESSAGES[endpoint][401])
         if key[7:].startswith("sk_no_credits"):
-            return _error(403, _COMMON[403])
+            return _error(403, _MESSAGES[endpoint][403])
         if invalid_json:
             return _error(400, "Invalid JSON in request body")
         assert isinstance(body, dict)
@@ -123,27 +110,6 @@ def _handle(
                 400, f"'{parameter}' parameter is required and must be a non-empty string."
             )
         return answer(body, subject.strip())
-    finally:
-        w.leave(endpoint)
-
-
-def _scripted(fault: Fault, endpoint: str, subject: t.Any) -> Response | None:
-    if fault.delay:
-        time.sleep(fault.delay)
-    if fault.malformed == "json":
-        return Response("{not json", 200, mimetype="application/json")
-    if fault.malformed == "shape":
-        shapes = {"video": {"id": {"oops": 1}}, "profile": {"user": []}}
-        return _ok(shapes.get(endpoint, {"aweme_list": "oops", "has_more": 0}))
-    if fault.status is None:
-        return None
-    message = (
-        fault.error
-        or _COMMON.get(fault.status)
-        or _MESSAGES[endpoint].get(fault.status, "The video service reported an issue.")
-    )
-    headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after else None
-    return _error(fault.status, message.format(subject=subject), headers)
 
 
 def _cursor(body: t.Any) -> int | None:
@@ -160,16 +126,12 @@ def _cursor(body: t.Any) -> int | None:
 def get_tiktok_video() -> Response:
     def answer(body: dict[str, t.Any], url: str) -> Response:
         w = world()
-        match = _VIDEO_URL.match(url)
-        if match:
-            video = w.video_for(match.group("id"), match.group("handle"))
-        else:
-            short = _SHORT_URL.match(url)
-            if not short:
-                return _error(400, "Invalid TikTok video URL format.")
-            # A short link resolves to a stable made-up video of the sandbox account.
-            code_id = int.from_bytes(short.group("code").encode()[:8].ljust(8, b"0"), "big")
-            video = w.video_for(str((1_760_000_000 << 32) | (code_id & 0xFFFFFFFF)), None)
+        if DUMPLINGAI_VIDEO_ID in url:
+            return _ok(seeds.DUMPLINGAI_VIDEO)
+        try:
+            video = w.resolve_link(url)
+        except ValueError:
+            return _error(400, "Invalid TikTok video URL format.")
         if video is None:
             return _error(404, f"TikTok video not found for URL: {url}")
         profile = w.profile(video.handle)
@@ -182,6 +144,8 @@ def get_tiktok_video() -> Response:
 @blp.post("/get-tiktok-profile")
 def get_tiktok_profile() -> Response:
     def answer(body: dict[str, t.Any], handle: str) -> Response:
+        if handle.lower() == seeds.SEED_HANDLE:
+            return _ok(seeds.DUMPLINGAI_PROFILE)
         profile = world().profile(handle.lstrip("@"))
         if profile is None:
             return _error(404, f"TikTok profile not found for handle: {handle}")
@@ -193,6 +157,11 @@ def get_tiktok_profile() -> Response:
 @blp.post("/get-tiktok-profile-videos")
 def get_tiktok_profile_videos() -> Response:
     def answer(body: dict[str, t.Any], handle: str) -> Response:
+        if handle.lower() == seeds.SEED_HANDLE:
+            first = _cursor(body) is None
+            return _ok(
+                seeds.DUMPLINGAI_PROFILE_VIDEOS if first else {"aweme_list": [], "has_more": 0}
+            )
         w = world()
         profile = w.profile(handle.lstrip("@"))
         if profile is None:

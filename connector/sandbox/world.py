@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import random
+import re
 import threading
 import time
 import typing as t
@@ -16,6 +17,15 @@ import typing as t
 BASE_TIME = 1767225600  # 2026-01-01T00:00:00Z: the newest generated video is a little older.
 VIDEO_SPACING = 6 * 3600
 CDN = "https://sandbox.tiktokcdn.invalid"
+
+_VIDEO_URL = re.compile(
+    r"^https?://(?:www\.|m\.)?tiktok\.com/(?:@(?P<handle>[^/]+)/video/|v/)(?P<id>\d+)",
+    re.IGNORECASE,
+)
+_SHORT_URL = re.compile(
+    r"^https?://(?:(?:vm|vt)\.tiktok\.com/|(?:www\.)?tiktok\.com/t/)(?P<code>[A-Za-z0-9]+)/?",
+    re.IGNORECASE,
+)
 
 
 @dataclasses.dataclass
@@ -82,6 +92,7 @@ class RecordedRequest:
     authorization: str | None
     user_agent: str | None
     at: float
+    api_key: str | None = None
 
 
 class World:
@@ -96,6 +107,7 @@ class World:
         self._requests: list[RecordedRequest] = []
         self._in_flight: dict[str, int] = {}
         self.max_in_flight: dict[str, int] = {}
+        self.latency: dict[str, float] = {}  # endpoint -> seconds added to every answer
 
     # -- profiles and videos -----------------------------------------------------------------
 
@@ -161,13 +173,25 @@ class World:
             return found
         if handle is not None and handle.lower().startswith("missing"):
             return None
-        profile = self.profile(handle or "sandbox")
+        profile = self.profile(handle if handle and handle != "_" else "sandbox")
         assert profile is not None
         created = int(video_id) >> 32
         if not 1_400_000_000 <= created <= 2_100_000_000:
             created = BASE_TIME
         rng = random.Random(video_id)
         return _generate_video(rng, profile.handle, video_id, created, 0)
+
+    def resolve_link(self, url: str) -> SandboxVideo | None:
+        """The video a pasted link names; a short link resolves to a stable made-up video
+        of the ``sandbox`` account. Raises ValueError for what is not a video link."""
+        match = _VIDEO_URL.match(url)
+        if match:
+            return self.video_for(match.group("id"), match.group("handle"))
+        short = _SHORT_URL.match(url)
+        if not short:
+            raise ValueError(url)
+        code = int.from_bytes(short.group("code").encode()[:8].ljust(8, b"0"), "big")
+        return self.video_for(str((1_760_000_000 << 32) | (code & 0xFFFFFFFF)), None)
 
     def post_video(
         self, handle: str, *, description: str | None = None, create_time: int | None = None
@@ -251,6 +275,7 @@ class World:
             self._requests.clear()
             self._in_flight.clear()
             self.max_in_flight.clear()
+            self.latency.clear()
 
 
 def _generate_profile(handle: str, count: int) -> SandboxProfile:
