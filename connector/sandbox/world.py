@@ -167,7 +167,8 @@ class World:
 
     def video_for(self, video_id: str, handle: str | None) -> SandboxVideo | None:
         """The video with ``video_id``; an unknown id of a plausible age is made up for
-        ``handle``, so that any pasted link answers. None for a ``missing*`` handle."""
+        ``handle``, so that any pasted link answers. None for a ``missing*`` handle or an id
+        whose time bits are no plausible posting time (``123456789``)."""
         found = self.find_video(video_id)
         if found is not None:
             return found
@@ -177,7 +178,7 @@ class World:
         assert profile is not None
         created = int(video_id) >> 32
         if not 1_400_000_000 <= created <= 2_100_000_000:
-            created = BASE_TIME
+            return None  # not a TikTok id: its time bits are not a plausible posting time
         rng = random.Random(video_id)
         return _generate_video(rng, profile.handle, video_id, created, 0)
 
