@@ -1,6 +1,24 @@
 """Durable state behind one interface: SQLite by default."""
 
-from .base import FeedKey, FeedState, FeedTransaction, Observed, Store
+from .base import (
+    Delivery,
+    FeedKey,
+    FeedState,
+    FeedTransaction,
+    Observed,
+    Store,
+    Subscription,
+)
 from .registry import STORES, open_store
 
-__all__ = ["STORES", "FeedKey", "FeedState", "FeedTransaction", "Observed", "Store", "open_store"]
+__all__ = [
+    "STORES",
+    "Delivery",
+    "FeedKey",
+    "FeedState",
+    "FeedTransaction",
+    "Observed",
+    "Store",
+    "Subscription",
+    "open_store",
+]

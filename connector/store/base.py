@@ -40,6 +40,44 @@ class Observed:
     created_at: int
 
 
+@dataclasses.dataclass(frozen=True)
+class Subscription:
+    """A target URL watching one handle for new videos on a tenant's behalf."""
+
+    id: str
+    tenant: str
+    platform: str
+    provider: str | None  # the X-Provider given at subscribe time, if any
+    consumer: str
+    handle: str
+    event: str
+    target_url: str
+    secret_ciphertext: bytes = dataclasses.field(repr=False)
+    created_at: float
+
+    @property
+    def feed(self) -> FeedKey:
+        """Each subscription has a feed of its own, so each receives every new video."""
+        return FeedKey(self.tenant, self.platform, f"hook:{self.id}", self.handle)
+
+
+@dataclasses.dataclass(frozen=True)
+class Delivery:
+    """One video waiting in the outbox for one subscription (or dead-lettered)."""
+
+    id: int
+    subscription_id: str
+    video_id: str
+    webhook_id: str  # stable across retries: receivers dedup on it
+    payload: str  # the JSON body, fixed when enqueued
+    status: str  # "pending", "dead"
+    attempts: int
+    created_at: float
+    next_attempt_at: float
+    last_status: int | None
+    last_error: str | None
+
+
 class FeedTransaction:
     """A feed locked for one read-modify-write, committed when the ``with`` block ends.
 
@@ -67,6 +105,11 @@ class FeedTransaction:
         the forgotten ones. Returns how many were forgotten."""
         raise NotImplementedError
 
+    def enqueue(self, subscription_id: str, items: t.Sequence[tuple[str, str]], now: float) -> None:
+        """Put (video id, JSON payload) pairs in the subscription's outbox, in this order
+        (the order they will be delivered in), in the same transaction."""
+        raise NotImplementedError
+
 
 class Store:
     """Durable state. Every method is safe to call from several threads."""
@@ -82,6 +125,80 @@ class Store:
 
     def peek(self, key: FeedKey, video_ids: t.Iterable[str]) -> tuple[FeedState | None, set[str]]:
         """Read the feed's state and which of ``video_ids`` it has seen, without locking."""
+        raise NotImplementedError
+
+    # -- subscriptions ------------------------------------------------------------------------
+
+    def add_subscription(
+        self,
+        subscription: Subscription,
+        *,
+        tenant_key: bytes,
+        baseline: t.Sequence[Observed],
+        floor: int,
+        now: float,
+    ) -> None:
+        """Store the subscription, its tenant's sealed key and its feed's baseline at once."""
+        raise NotImplementedError
+
+    def subscriptions(self, tenant: str | None = None) -> list[Subscription]:
+        """All subscriptions, or one tenant's, oldest first."""
+        raise NotImplementedError
+
+    def subscription(self, subscription_id: str) -> Subscription | None:
+        raise NotImplementedError
+
+    def remove_subscription(self, subscription_id: str) -> bool:
+        """Remove it with its feed and its undelivered outbox; remove the tenant's sealed key
+        with its last subscription. Returns whether it existed."""
+        raise NotImplementedError
+
+    def tenant_key(self, tenant: str) -> bytes | None:
+        """The tenant's sealed upstream key, if it has subscriptions."""
+        raise NotImplementedError
+
+    # -- outbox -------------------------------------------------------------------------------
+
+    def next_deliveries(self, now: float) -> list[Delivery]:
+        """For each subscription, its oldest pending delivery, if that one is due by ``now``
+        and not claimed by a live worker. Later ones wait, so each target gets its videos in
+        order."""
+        raise NotImplementedError
+
+    def claim(
+        self,
+        delivery_id: int,
+        owner: str,
+        *,
+        now: float,
+        lease: float,
+        is_stale: t.Callable[[str], bool],
+    ) -> Delivery | None:
+        """Claim a pending delivery for ``lease`` seconds. A claim held by another owner is
+        taken over only once expired or when ``is_stale(owner)`` says its worker is gone.
+        Returns the claimed delivery, or None when it is not available."""
+        raise NotImplementedError
+
+    def delivered(self, delivery_id: int) -> None:
+        """Record success: the delivery leaves the outbox."""
+        raise NotImplementedError
+
+    def retry_later(self, delivery_id: int, *, at: float, status: int | None, error: str) -> None:
+        """Record a failed attempt; release the claim until ``at``."""
+        raise NotImplementedError
+
+    def dead_letter(self, delivery_id: int, *, status: int | None, error: str) -> None:
+        """Record the last failed attempt and give up: the delivery becomes a dead letter."""
+        raise NotImplementedError
+
+    def dead_letters(self, tenant: str | None = None) -> list[Delivery]:
+        raise NotImplementedError
+
+    def replay(
+        self, delivery_ids: t.Sequence[int] | None, *, tenant: str | None, now: float
+    ) -> int:
+        """Put dead letters (the given ones, or all) back in the outbox, due now, with their
+        attempts reset. Returns how many."""
         raise NotImplementedError
 
     def ping(self) -> None:

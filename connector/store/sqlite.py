@@ -14,7 +14,15 @@ import time
 import typing as t
 
 from ..errors import ConfigError, StoreUnavailable
-from .base import FeedKey, FeedState, FeedTransaction, Observed, Store
+from .base import (
+    Delivery,
+    FeedKey,
+    FeedState,
+    FeedTransaction,
+    Observed,
+    Store,
+    Subscription,
+)
 
 MIGRATIONS: tuple[str, ...] = (
     # 1: feeds and their seen ids.
@@ -39,7 +47,61 @@ MIGRATIONS: tuple[str, ...] = (
     ) WITHOUT ROWID;
     CREATE INDEX seen_videos_by_recency ON seen_videos (feed_id, last_seen_at, created_at);
     """,
+    # 2: instant triggers: sealed tenant keys, subscriptions and the delivery outbox.
+    """
+    CREATE TABLE tenant_keys (
+        tenant TEXT PRIMARY KEY,
+        sealed BLOB NOT NULL,
+        updated_at REAL NOT NULL
+    );
+    CREATE TABLE subscriptions (
+        id TEXT PRIMARY KEY,
+        tenant TEXT NOT NULL,
+        platform TEXT NOT NULL,
+        provider TEXT,
+        consumer TEXT NOT NULL,
+        handle TEXT NOT NULL,
+        event TEXT NOT NULL,
+        target_url TEXT NOT NULL,
+        sealed_secret BLOB NOT NULL,
+        created_at REAL NOT NULL
+    );
+    CREATE INDEX subscriptions_by_tenant ON subscriptions (tenant);
+    CREATE TABLE outbox (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        subscription_id TEXT NOT NULL REFERENCES subscriptions (id) ON DELETE CASCADE,
+        video_id TEXT NOT NULL,
+        webhook_id TEXT NOT NULL UNIQUE,
+        payload TEXT NOT NULL,
+        status TEXT NOT NULL DEFAULT 'pending',
+        attempts INTEGER NOT NULL DEFAULT 0,
+        created_at REAL NOT NULL,
+        next_attempt_at REAL NOT NULL,
+        claimed_by TEXT,
+        claimed_until REAL,
+        last_status INTEGER,
+        last_error TEXT,
+        UNIQUE (subscription_id, video_id)
+    );
+    CREATE INDEX outbox_by_status ON outbox (status, subscription_id, id);
+    """,
 )
+
+_SUBSCRIPTION_COLUMNS = (
+    "id, tenant, platform, provider, consumer, handle, event, target_url, sealed_secret, created_at"
+)
+_DELIVERY_COLUMNS = (
+    "o.id, o.subscription_id, o.video_id, o.webhook_id, o.payload, o.status, o.attempts,"
+    " o.created_at, o.next_attempt_at, o.last_status, o.last_error"
+)
+
+
+def _subscription(row: t.Sequence[t.Any]) -> Subscription:
+    return Subscription(*row[:8], secret_ciphertext=bytes(row[8]), created_at=row[9])
+
+
+def _delivery(row: t.Sequence[t.Any]) -> Delivery:
+    return Delivery(*row)
 
 
 def path_from_url(url: str) -> str:
@@ -129,6 +191,186 @@ class SQLiteStore(Store):
             tx = _SQLiteFeedTransaction(conn, key)
             return tx.state, tx.seen(video_ids)
 
+    # -- subscriptions ------------------------------------------------------------------------
+
+    def add_subscription(
+        self,
+        subscription: Subscription,
+        *,
+        tenant_key: bytes,
+        baseline: t.Sequence[Observed],
+        floor: int,
+        now: float,
+    ) -> None:
+        with self._transaction() as conn:
+            conn.execute(
+                "INSERT INTO tenant_keys (tenant, sealed, updated_at) VALUES (?, ?, ?)"
+                " ON CONFLICT (tenant) DO UPDATE SET sealed = excluded.sealed,"
+                " updated_at = excluded.updated_at",
+                (subscription.tenant, tenant_key, now),
+            )
+            conn.execute(
+                f"INSERT INTO subscriptions ({_SUBSCRIPTION_COLUMNS})"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    subscription.id,
+                    subscription.tenant,
+                    subscription.platform,
+                    subscription.provider,
+                    subscription.consumer,
+                    subscription.handle,
+                    subscription.event,
+                    subscription.target_url,
+                    subscription.secret_ciphertext,
+                    subscription.created_at,
+                ),
+            )
+            feed = _SQLiteFeedTransaction(conn, subscription.feed)
+            feed.create(floor)
+            feed.remember(baseline, now)
+
+    def subscriptions(self, tenant: str | None = None) -> list[Subscription]:
+        with self._connect() as conn:
+            if tenant is None:
+                rows = conn.execute(
+                    f"SELECT {_SUBSCRIPTION_COLUMNS} FROM subscriptions ORDER BY created_at, id"
+                )
+            else:
+                rows = conn.execute(
+                    f"SELECT {_SUBSCRIPTION_COLUMNS} FROM subscriptions WHERE tenant = ?"
+                    " ORDER BY created_at, id",
+                    (tenant,),
+                )
+            return [_subscription(row) for row in rows]
+
+    def subscription(self, subscription_id: str) -> Subscription | None:
+        with self._connect() as conn:
+            row = conn.execute(
+                f"SELECT {_SUBSCRIPTION_COLUMNS} FROM subscriptions WHERE id = ?",
+                (subscription_id,),
+            ).fetchone()
+            return _subscription(row) if row else None
+
+    def remove_subscription(self, subscription_id: str) -> bool:
+        with self._transaction() as conn:
+            row = conn.execute(
+                f"SELECT {_SUBSCRIPTION_COLUMNS} FROM subscriptions WHERE id = ?",
+                (subscription_id,),
+            ).fetchone()
+            if row is None:
+                return False
+            subscription = _subscription(row)
+            feed = subscription.feed
+            conn.execute(
+                "DELETE FROM feeds WHERE tenant = ? AND platform = ? AND consumer = ?"
+                " AND handle = ?",
+                (feed.tenant, feed.platform, feed.consumer, feed.handle),
+            )
+            conn.execute("DELETE FROM subscriptions WHERE id = ?", (subscription_id,))
+            conn.execute(
+                "DELETE FROM tenant_keys WHERE tenant = ? AND NOT EXISTS"
+                " (SELECT 1 FROM subscriptions WHERE tenant = ?)",
+                (subscription.tenant, subscription.tenant),
+            )
+            return True
+
+    def tenant_key(self, tenant: str) -> bytes | None:
+        with self._connect() as conn:
+            row = conn.execute("SELECT sealed FROM tenant_keys WHERE tenant = ?", (tenant,))
+            found = row.fetchone()
+            return bytes(found[0]) if found else None
+
+    # -- outbox -------------------------------------------------------------------------------
+
+    def next_deliveries(self, now: float) -> list[Delivery]:
+        with self._connect() as conn:
+            rows = conn.execute(
+                f"SELECT {_DELIVERY_COLUMNS} FROM outbox o JOIN ("
+                " SELECT subscription_id, min(id) AS head FROM outbox WHERE status = 'pending'"
+                " GROUP BY subscription_id) h ON o.id = h.head"
+                " WHERE o.next_attempt_at <= ? ORDER BY o.id",
+                (now,),
+            )
+            return [_delivery(row) for row in rows]
+
+    def claim(
+        self,
+        delivery_id: int,
+        owner: str,
+        *,
+        now: float,
+        lease: float,
+        is_stale: t.Callable[[str], bool],
+    ) -> Delivery | None:
+        with self._transaction() as conn:
+            row = conn.execute(
+                "SELECT claimed_by, claimed_until FROM outbox WHERE id = ? AND status = 'pending'",
+                (delivery_id,),
+            ).fetchone()
+            if row is None:
+                return None
+            holder, until = row
+            if holder and holder != owner and until > now and not is_stale(holder):
+                return None
+            conn.execute(
+                "UPDATE outbox SET claimed_by = ?, claimed_until = ? WHERE id = ?",
+                (owner, now + lease, delivery_id),
+            )
+            found = conn.execute(
+                f"SELECT {_DELIVERY_COLUMNS} FROM outbox o WHERE o.id = ?", (delivery_id,)
+            ).fetchone()
+            return _delivery(found)
+
+    def delivered(self, delivery_id: int) -> None:
+        with self._transaction() as conn:
+            conn.execute("DELETE FROM outbox WHERE id = ?", (delivery_id,))
+
+    def retry_later(self, delivery_id: int, *, at: float, status: int | None, error: str) -> None:
+        with self._transaction() as conn:
+            conn.execute(
+                "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?,"
+                " last_status = ?, last_error = ?, claimed_by = NULL, claimed_until = NULL"
+                " WHERE id = ?",
+                (at, status, error[:500], delivery_id),
+            )
+
+    def dead_letter(self, delivery_id: int, *, status: int | None, error: str) -> None:
+        with self._transaction() as conn:
+            conn.execute(
+                "UPDATE outbox SET status = 'dead', attempts = attempts + 1, last_status = ?,"
+                " last_error = ?, claimed_by = NULL, claimed_until = NULL WHERE id = ?",
+                (status, error[:500], delivery_id),
+            )
+
+    def dead_letters(self, tenant: str | None = None) -> list[Delivery]:
+        with self._connect() as conn:
+            return self._dead(conn, tenant)
+
+    def replay(
+        self, delivery_ids: t.Sequence[int] | None, *, tenant: str | None, now: float
+    ) -> int:
+        with self._transaction() as conn:
+            chosen = [d.id for d in self._dead(conn, tenant)]
+            if delivery_ids is not None:
+                wanted = set(delivery_ids)
+                chosen = [i for i in chosen if i in wanted]
+            conn.executemany(
+                "UPDATE outbox SET status = 'pending', attempts = 0, created_at = ?,"
+                " next_attempt_at = ?, last_status = NULL, last_error = NULL WHERE id = ?",
+                [(now, now, i) for i in chosen],
+            )
+            return len(chosen)
+
+    @staticmethod
+    def _dead(conn: sqlite3.Connection, tenant: str | None) -> list[Delivery]:
+        rows = conn.execute(
+            f"SELECT {_DELIVERY_COLUMNS} FROM outbox o"
+            " JOIN subscriptions s ON s.id = o.subscription_id"
+            " WHERE o.status = 'dead' AND (? IS NULL OR s.tenant = ?) ORDER BY o.id",
+            (tenant, tenant),
+        )
+        return [_delivery(row) for row in rows]
+
     def ping(self) -> None:
         with self._connect() as conn:
             try:
@@ -210,3 +452,14 @@ class _SQLiteFeedTransaction(FeedTransaction):
         )
         self.state = FeedState(floor=max(floor, self.state.floor if self.state else 0))
         return len(doomed)
+
+    def enqueue(self, subscription_id: str, items: t.Sequence[tuple[str, str]], now: float) -> None:
+        self.conn.executemany(
+            "INSERT INTO outbox (subscription_id, video_id, webhook_id, payload, created_at,"
+            " next_attempt_at) VALUES (?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (subscription_id, video_id) DO NOTHING",
+            [
+                (subscription_id, video_id, f"msg_{subscription_id}_{video_id}", payload, now, now)
+                for video_id, payload in items
+            ],
+        )

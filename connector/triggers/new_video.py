@@ -13,7 +13,7 @@ import time
 import typing as t
 
 from ..errors import ProviderInvalidResponse
-from ..store import FeedKey, FeedState, Observed
+from ..store import FeedKey, FeedState, FeedTransaction, Observed
 
 if t.TYPE_CHECKING:
     from ..providers.base import VideoLister
@@ -52,37 +52,53 @@ def poll(
     :raises StoreUnavailable: with nothing recorded.
     """
     settings = settings or PollSettings()
-    videos = _fetch(provider, store, feed, since=since, max_pages=settings.max_pages)
+    videos = fetch(provider, store, [feed], since=since, max_pages=settings.max_pages)
+    with store.feed(feed) as tx:
+        return decide(tx, videos, since=since, keep=settings.seen_ids_per_feed)
+
+
+def decide(
+    tx: FeedTransaction, videos: list[Video], *, since: int | None = None, keep: int = 1000
+) -> list[Video]:
+    """Within a locked feed: which of ``videos`` are new to it (newest first), recorded as seen.
+
+    A feed without a baseline gets one: nothing is new then, except videos posted at or
+    after ``since`` when given.
+    """
     observed = [Observed(v["id"], v["created_at_timestamp"]) for v in videos]
     now = time.time()
-    with store.feed(feed) as tx:
-        if tx.state is None:
-            tx.create(floor=_baseline_floor(videos, since))
-            tx.remember(observed, now)
-            fresh = [v for v in videos if since is not None and v["created_at_timestamp"] >= since]
-        else:
-            floor = tx.state.floor
-            known = tx.seen(o.video_id for o in observed)
-            fresh = [
-                v for v in videos if v["id"] not in known and v["created_at_timestamp"] > floor
-            ]
-            tx.remember(observed, now)
-        tx.prune(settings.seen_ids_per_feed)
+    if tx.state is None:
+        tx.create(floor=_baseline_floor(videos, since))
+        fresh = [v for v in videos if since is not None and v["created_at_timestamp"] >= since]
+    else:
+        floor = tx.state.floor
+        known = tx.seen(o.video_id for o in observed)
+        fresh = [v for v in videos if v["id"] not in known and v["created_at_timestamp"] > floor]
+    tx.remember(observed, now)
+    tx.prune(keep)
     return _newest_first(_unique(fresh))
 
 
-def _fetch(
-    provider: VideoLister, store: Store, feed: FeedKey, *, since: int | None, max_pages: int
+def fetch(
+    provider: VideoLister,
+    store: Store,
+    feeds: t.Sequence[FeedKey],
+    *,
+    since: int | None = None,
+    max_pages: int = 5,
 ) -> list[Video]:
-    """Read pages until they overlap what the feed knows (or ``since``), at most ``max_pages``.
+    """Read the handle's pages until they overlap what every one of ``feeds`` knows (or reach
+    ``since`` for a feed without a baseline), at most ``max_pages``.
 
-    Pinned videos sit on top of page 1 whatever their age, so overlap is judged by the last
-    video of a page: once it is known (or older than the floor), the pages after it are too.
+    One read serves every feed watching the handle. Pinned videos sit on top of page 1
+    whatever their age, so overlap is judged by the last video of a page: once a feed knows
+    it (or it is older than the feed's floor), the pages after it hold nothing new for it.
     """
+    handle = feeds[0].handle
     videos: list[Video] = []
     cursor: str | None = None
     for _ in range(max_pages):
-        page = provider.list_videos(feed.handle, cursor)
+        page = provider.list_videos(handle, cursor)
         for video in page.videos:
             if video.get("created_at_timestamp") is None:
                 raise ProviderInvalidResponse(
@@ -92,14 +108,17 @@ def _fetch(
         if not page.has_more or not page.cursor or not page.videos:
             break
         last = page.videos[-1]
-        state, known = store.peek(feed, [last["id"]])
-        if state is None:
-            if since is None or last["created_at_timestamp"] < since:
-                break
-        elif last["id"] in known or last["created_at_timestamp"] <= state.floor:
+        if not any(_needs_older(store, feed, last, since) for feed in feeds):
             break
         cursor = page.cursor
     return videos
+
+
+def _needs_older(store: Store, feed: FeedKey, last: Video, since: int | None) -> bool:
+    state, known = store.peek(feed, [last["id"]])
+    if state is None:
+        return since is not None and last["created_at_timestamp"] >= since
+    return last["id"] not in known and last["created_at_timestamp"] > state.floor
 
 
 def _baseline_floor(videos: list[Video], since: int | None) -> int:
@@ -123,4 +142,4 @@ def _newest_first(videos: list[Video]) -> list[Video]:
     return sorted(videos, key=lambda v: (v.get("created_at_timestamp") or 0, v["id"]), reverse=True)
 
 
-__all__ = ["FeedKey", "FeedState", "PollSettings", "poll", "sample"]
+__all__ = ["FeedKey", "FeedState", "PollSettings", "decide", "fetch", "poll", "sample"]
