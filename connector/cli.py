@@ -56,9 +56,18 @@ def serve(host: str, port: int, threads: int, sandbox: bool) -> None:
             "(generated data, any API key works, nothing leaves this machine)."
         )
     click.echo(f"Connector listening on http://{host}:{port} (store: {app.config['DATABASE_URL']})")
+    scheduler = None
+    interval = float(app.config["POLL_INTERVAL"])
+    if interval > 0:
+        from .hooks.scheduler import Scheduler
+
+        scheduler = Scheduler(app.extensions["connector"], interval).start()
+        click.echo(f"Polling webhook subscriptions every {interval:g} s.")
     try:
         serve_forever(app, host, port, threads=threads)
     finally:
+        if scheduler is not None:
+            scheduler.stop()
         if upstream is not None:
             upstream.stop()
 
@@ -73,6 +82,52 @@ def sandbox_command(host: str, port: int) -> None:
 
     click.echo(f"Sandbox upstream on http://{host}:{port}")
     serve_forever(create_sandbox_app(), host, port)
+
+
+@cli.command()
+def poll() -> None:
+    """Run one poll cycle for webhook subscriptions, then exit (for cron).
+
+    Reads each watched handle once, queues new videos, and attempts every due delivery,
+    including any left in flight by a process that died.
+    """
+    from .hooks.poller import run_cycle
+
+    app = _app()
+    try:
+        report = run_cycle(app.extensions["connector"])
+    except ConnectorError as exc:
+        raise click.ClickException(exc.message) from exc
+    click.echo(" ".join(f"{key}={value}" for key, value in report.as_dict().items()))
+
+
+@cli.group("dead-letters")
+def dead_letters() -> None:
+    """Deliveries that were given up on."""
+
+
+@dead_letters.command("list")
+def dead_letters_list() -> None:
+    """List every dead letter."""
+    app = _app()
+    for item in app.extensions["connector"].store.dead_letters():
+        click.echo(
+            f"{item.id}\t{item.subscription_id}\t{item.video_id}\tattempts={item.attempts}"
+            f"\t{item.last_status or '-'}\t{item.last_error or ''}"
+        )
+
+
+@dead_letters.command("replay")
+@click.argument("ids", nargs=-1, type=int)
+def dead_letters_replay(ids: tuple[int, ...]) -> None:
+    """Queue dead letters again, due now: the given IDS, or all of them."""
+    import time
+
+    app = _app()
+    count = app.extensions["connector"].store.replay(
+        list(ids) or None, tenant=None, now=time.time()
+    )
+    click.echo(f"replayed={count}")
 
 
 @cli.group()

@@ -38,6 +38,25 @@ DEFAULTS: dict[str, t.Any] = {
     # Seconds a write waits for the SQLite lock before answering 503.
     "SQLITE_BUSY_TIMEOUT": 15.0,
     "LOG_LEVEL": "INFO",
+    # Instant triggers. Seals stored upstream keys and signing secrets (32+ characters);
+    # required once webhook subscriptions exist.
+    "SECRET_KEY": None,
+    # Seconds between poll cycles of the scheduler inside `connector serve`; 0 turns it off.
+    "POLL_INTERVAL": 60,
+    # Let webhook targets be http:// or resolve to private, loopback or link-local addresses.
+    "ALLOW_PRIVATE_TARGETS": False,
+    # Seconds one webhook delivery may take.
+    "DELIVERY_TIMEOUT": 10.0,
+    # Seconds before the first retry of a failed delivery (later ones double, with jitter).
+    "DELIVERY_FIRST_RETRY": 10.0,
+    # Longest wait between two attempts, in seconds.
+    "DELIVERY_MAX_DELAY": 3600.0,
+    # Seconds after which a delivery still failing becomes a dead letter.
+    "DELIVERY_MAX_AGE": 86400.0,
+    # Attempts for a target answering 4xx (other than 408, 410 and 429) before dead-lettering.
+    "DELIVERY_CLIENT_ERROR_ATTEMPTS": 3,
+    # Subscriptions delivered to in parallel, so a slow target holds up no other.
+    "DELIVERY_WORKERS": 8,
     # True when the upstream is the built-in sandbox (set by `connector serve --sandbox`).
     "SANDBOX": False,
 }
@@ -46,6 +65,12 @@ DEFAULTS: dict[str, t.Any] = {
 def validate(config: t.Mapping[str, t.Any]) -> None:
     """Fail start-up with :class:`ConfigError` on a setting that cannot work."""
     positive = (
+        "DELIVERY_TIMEOUT",
+        "DELIVERY_FIRST_RETRY",
+        "DELIVERY_MAX_DELAY",
+        "DELIVERY_MAX_AGE",
+        "DELIVERY_CLIENT_ERROR_ATTEMPTS",
+        "DELIVERY_WORKERS",
         "UPSTREAM_TIMEOUT",
         "BACKFILL_MAX_PAGES",
         "SEEN_IDS_PER_FEED",
@@ -57,5 +82,8 @@ def validate(config: t.Mapping[str, t.Any]) -> None:
         value = config.get(key)
         if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
             raise ConfigError(f"CONNECTOR_{key} must be a positive number, got {value!r}")
+    interval = config.get("POLL_INTERVAL")
+    if isinstance(interval, bool) or not isinstance(interval, int | float) or interval < 0:
+        raise ConfigError(f"CONNECTOR_POLL_INTERVAL must be 0 or more seconds, got {interval!r}")
     if not str(config.get("DATABASE_URL", "")).strip():
         raise ConfigError("CONNECTOR_DATABASE_URL must not be empty")

@@ -7,6 +7,8 @@ The tree::
     ├── MissingCredentials              401 missing_api_key
     ├── NotFound                        404 not_found
     ├── UnsupportedByProvider           400 unsupported_by_provider
+    │   └── TargetRefused               400 target_refused
+    ├── NotConfigured                   503 not_configured
     ├── StoreUnavailable                503 store_unavailable
     └── ProviderError                   502 upstream_error
         ├── ProviderRejectedInput       400 upstream_rejected_input
@@ -49,6 +51,19 @@ class InvalidInput(ConnectorError):
 
     status_code = 400
     code = "invalid_input"
+
+
+class TargetRefused(InvalidInput):
+    """A webhook target URL the connector will not call (scheme, or a private address)."""
+
+    code = "target_refused"
+
+
+class NotConfigured(ConnectorError):
+    """A feature the server's configuration does not enable."""
+
+    status_code = 503
+    code = "not_configured"
 
 
 class MissingCredentials(ConnectorError):

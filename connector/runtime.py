@@ -9,7 +9,9 @@ import typing as t
 
 import httpx
 
-from .errors import ConfigError
+from .crypto import Sealer
+from .errors import ConfigError, InvalidInput, NotConfigured
+from .platforms import tenant_for
 from .providers import PROVIDERS, ConcurrencyLimits, FailoverProvider, provider_class
 from .store import open_store
 from .triggers.new_video import PollSettings
@@ -31,6 +33,7 @@ class Caller:
     request_source: str
     credentials: tuple[tuple[str, str], ...] = dataclasses.field(repr=False)
     bearer: str = dataclasses.field(repr=False, default="")
+    chosen_provider: str | None = None  # the X-Provider the caller named, if any
 
     @property
     def secrets(self) -> set[str]:
@@ -78,6 +81,13 @@ class Runtime:
             sample_size=int(config["SAMPLE_SIZE"]),
         )
         self.limits = ConcurrencyLimits()
+        secret = config.get("SECRET_KEY")
+        self._sealer = Sealer(str(secret)) if secret else None
+        if self._sealer is None and self.store.subscriptions():
+            raise ConfigError(
+                "Webhook subscriptions exist, so CONNECTOR_SECRET_KEY must be set (the one "
+                "they were created with) to poll on their behalf."
+            )
         self._clients: dict[str, httpx.Client] = {}
         self._lock = threading.Lock()
 
@@ -92,9 +102,53 @@ class Runtime:
         order = configured or [self.default_provider, *PROVIDERS]
         return [name for name in dict.fromkeys(order) if name in self.server_keys]
 
+    def caller_for(self, bearer: str, provider: str | None, request_source: str) -> Caller:
+        """The caller presenting ``bearer``: their own key for ``provider`` (default: the
+        configured one), or, for an operator access token, the server's keys in failover
+        order with ``provider`` first.
+
+        :raises InvalidInput: for an unknown provider, or one the server holds no key for.
+        """
+        if provider is not None and provider not in PROVIDERS:
+            raise InvalidInput(
+                f"X-Provider {provider!r} is not a provider; choose one of: {', '.join(PROVIDERS)}."
+            )
+        if self.is_access_token(bearer):
+            order = self.failover_order
+            if provider is not None:
+                if provider not in self.server_keys:
+                    raise InvalidInput(
+                        f"This server holds no key for provider {provider!r}; it holds keys "
+                        f"for: {', '.join(order)}."
+                    )
+                order = [provider, *(name for name in order if name != provider)]
+            credentials = tuple((name, self.server_keys[name]) for name in order)
+        else:
+            credentials = ((provider or self.default_provider, bearer),)
+        return Caller(
+            tenant=tenant_for(bearer),
+            request_source=request_source,
+            credentials=credentials,
+            bearer=bearer,
+            chosen_provider=provider,
+        )
+
     def is_access_token(self, token: str) -> bool:
         """Whether ``token`` is one of the operator's access tokens (constant-time)."""
         return any(hmac.compare_digest(token, known) for known in self.access_tokens)
+
+    @property
+    def sealer(self) -> Sealer:
+        """Seals keys and secrets at rest.
+
+        :raises NotConfigured: without ``CONNECTOR_SECRET_KEY``.
+        """
+        if self._sealer is None:
+            raise NotConfigured(
+                "Instant triggers are not enabled on this server: set CONNECTOR_SECRET_KEY "
+                "(32 or more characters) to let it keep your key for polling."
+            )
+        return self._sealer
 
     def base_url(self, name: str) -> str:
         return str(

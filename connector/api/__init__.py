@@ -57,7 +57,7 @@ def handle_connector_error(error: ConnectorError) -> Response:
 
 def register_api(app: Flask) -> None:
     """Register the blueprints, the error handlers and the OpenAPI document."""
-    from . import actions, meta, triggers
+    from . import actions, hooks, meta, triggers
 
     app.config.setdefault("API_TITLE", "TikTok connector")
     app.config.setdefault("API_VERSION", __version__)
@@ -78,7 +78,7 @@ def register_api(app: Flask) -> None:
             }
         },
     )
-    for module in (meta, actions, triggers):
+    for module in (meta, actions, triggers, hooks):
         api.register_blueprint(module.blp)
     app.register_error_handler(ConnectorError, handle_connector_error)
     app.register_error_handler(Exception, _handle_unexpected)

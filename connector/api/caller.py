@@ -5,8 +5,7 @@ from __future__ import annotations
 from flask import current_app, g, request
 
 from ..errors import InvalidInput, MissingCredentials
-from ..platforms import UnknownRequestSource, request_source_for, tenant_for
-from ..providers import PROVIDERS
+from ..platforms import UnknownRequestSource, request_source_for
 from ..runtime import Caller, Runtime
 
 
@@ -34,26 +33,7 @@ def current_caller() -> Caller:
         )
     except UnknownRequestSource as exc:
         raise InvalidInput(str(exc)) from exc
-    rt = runtime()
     chosen = request.headers.get("X-Provider", "").strip().lower() or None
-    if chosen is not None and chosen not in PROVIDERS:
-        raise InvalidInput(
-            f"X-Provider {chosen!r} is not a provider; choose one of: {', '.join(PROVIDERS)}."
-        )
-    if rt.is_access_token(key):
-        order = rt.failover_order
-        if chosen is not None:
-            if chosen not in rt.server_keys:
-                raise InvalidInput(
-                    f"This server holds no key for provider {chosen!r}; it holds keys for: "
-                    f"{', '.join(order)}."
-                )
-            order = [chosen, *(name for name in order if name != chosen)]
-        credentials = tuple((name, rt.server_keys[name]) for name in order)
-    else:
-        credentials = ((chosen or rt.default_provider, key),)
-    caller = Caller(
-        tenant=tenant_for(key), request_source=source, credentials=credentials, bearer=key
-    )
+    caller = runtime().caller_for(key, chosen, source)
     g.caller = caller
     return caller

@@ -1,5 +1,14 @@
 """marshmallow schemas: the single definition of every shape the connector reads or writes."""
 
+from .hook import (
+    DeadLetterSchema,
+    HookArgsSchema,
+    HookCreatedSchema,
+    HookSampleArgsSchema,
+    HookSchema,
+    ReplayArgsSchema,
+    ReplayedSchema,
+)
 from .meta import AuthTestSchema, ErrorSchema, HealthSchema, ProviderInfoSchema
 from .profile import GetProfileArgsSchema, ProfileSchema
 from .trigger import NewVideoArgsSchema
@@ -7,6 +16,13 @@ from .video import GetVideoArgsSchema, VideoSchema
 
 __all__ = [
     "AuthTestSchema",
+    "DeadLetterSchema",
+    "HookArgsSchema",
+    "HookCreatedSchema",
+    "HookSampleArgsSchema",
+    "HookSchema",
+    "ReplayArgsSchema",
+    "ReplayedSchema",
     "ErrorSchema",
     "GetProfileArgsSchema",
     "GetVideoArgsSchema",

@@ -6,6 +6,7 @@ from marshmallow import fields, validate
 
 from .base import ArgsSchema
 from .fields import Handle, PointInTime
+from .hook import reject_hook_consumer
 
 
 class NewVideoArgsSchema(ArgsSchema):
@@ -17,7 +18,7 @@ class NewVideoArgsSchema(ArgsSchema):
     )
     consumer = fields.String(
         load_default=None,
-        validate=validate.Length(max=200),
+        validate=[validate.Length(max=200), reject_hook_consumer],
         metadata={
             "title": "Consumer",
             "description": "Names the zap, scenario or workflow polling, so that each one "

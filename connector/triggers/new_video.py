@@ -68,7 +68,7 @@ def decide(
     observed = [Observed(v["id"], v["created_at_timestamp"]) for v in videos]
     now = time.time()
     if tx.state is None:
-        tx.create(floor=_baseline_floor(videos, since))
+        tx.create(floor=baseline_floor(videos, since))
         fresh = [v for v in videos if since is not None and v["created_at_timestamp"] >= since]
     else:
         floor = tx.state.floor
@@ -121,7 +121,7 @@ def _needs_older(store: Store, feed: FeedKey, last: Video, since: int | None) ->
     return last["id"] not in known and last["created_at_timestamp"] > state.floor
 
 
-def _baseline_floor(videos: list[Video], since: int | None) -> int:
+def baseline_floor(videos: list[Video], since: int | None) -> int:
     """The floor for a new feed: what the baseline pages reach back to.
 
     Everything older than the last video read was never recorded, so it must never count

@@ -1,0 +1,1 @@
+"""Instant triggers: webhook subscriptions, the poller that feeds them, and delivery."""

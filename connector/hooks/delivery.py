@@ -1,0 +1,236 @@
+"""Delivering outbox entries to webhook targets: signed, in order, retried, dead-lettered.
+
+Each POST is signed per Standard Webhooks (``webhook-id``, stable across retries,
+``webhook-timestamp`` and ``webhook-signature``). A 2xx delivers; 410 Gone removes the
+subscription; timeouts, connection failures, 408, 429 and 5xx retry with exponential backoff
+and jitter (honouring ``Retry-After``) until ``max_age``; other answers retry a few times.
+What cannot be delivered becomes a dead letter, which can be listed and replayed.
+
+Entries are claimed with a lease before sending, so a worker that dies mid-delivery leaves
+an entry the next worker takes over: at once when the dead worker was a process on this
+machine, after the lease otherwise. A receiver may thus see a retry of a ``webhook-id``,
+never two ids for one video.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import dataclasses
+import datetime as dt
+import logging
+import os
+import random
+import secrets
+import socket
+import time
+import typing as t
+
+import httpx
+from standardwebhooks.webhooks import Webhook
+
+from ..errors import TargetRefused
+from .targets import check_target
+
+if t.TYPE_CHECKING:
+    from ..runtime import Runtime
+    from ..store import Delivery, Subscription
+
+log = logging.getLogger("connector.hooks")
+
+_HOST = socket.gethostname()
+_BOOT = secrets.token_hex(4)  # tells this process from an earlier one with the same pid
+
+
+def _owner() -> str:
+    """A claim owner: this machine, this process, and one drain within it."""
+    return f"{_HOST}:{os.getpid()}:{_BOOT}:{secrets.token_hex(4)}"
+
+
+def is_stale(owner: str) -> bool:
+    """Whether a claim's owner is a worker known to be gone: a process on this machine that
+    no longer runs (or an earlier process that had this one's pid)."""
+    host, _, rest = owner.partition(":")
+    pid_text, _, rest = rest.partition(":")
+    boot = rest.partition(":")[0]
+    if host != _HOST or not pid_text.isdigit():
+        return False
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return boot != _BOOT
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+@dataclasses.dataclass(frozen=True)
+class RetryPolicy:
+    first_retry: float = 10.0
+    max_delay: float = 3600.0
+    max_age: float = 86400.0
+    client_error_attempts: int = 3
+
+    def delay(self, attempt: int, retry_after: float | None, rng: random.Random) -> float:
+        """Seconds to wait after failed attempt number ``attempt`` (1-based): exponential,
+        with jitter between half and all of it, at least what ``Retry-After`` asked."""
+        ceiling = min(self.max_delay, self.first_retry * 2 ** (attempt - 1))
+        wait = rng.uniform(ceiling / 2, ceiling)
+        if retry_after is not None:
+            wait = max(wait, min(retry_after, self.max_delay))
+        return wait
+
+
+@dataclasses.dataclass
+class DeliveryReport:
+    delivered: int = 0
+    retried: int = 0
+    dead: int = 0
+    unsubscribed: int = 0
+
+    def add(self, other: DeliveryReport) -> None:
+        for field in dataclasses.fields(self):
+            setattr(self, field.name, getattr(self, field.name) + getattr(other, field.name))
+
+
+class Deliverer:
+    """Sends every due delivery once per run."""
+
+    def __init__(self, rt: Runtime, *, client: httpx.Client | None = None) -> None:
+        self.rt = rt
+        config = rt.config
+        self.policy = RetryPolicy(
+            first_retry=float(config["DELIVERY_FIRST_RETRY"]),
+            max_delay=float(config["DELIVERY_MAX_DELAY"]),
+            max_age=float(config["DELIVERY_MAX_AGE"]),
+            client_error_attempts=int(config["DELIVERY_CLIENT_ERROR_ATTEMPTS"]),
+        )
+        self.timeout = float(config["DELIVERY_TIMEOUT"])
+        self.allow_private = bool(config["ALLOW_PRIVATE_TARGETS"])
+        self.workers = int(config["DELIVERY_WORKERS"])
+        self.client = client or httpx.Client(
+            timeout=self.timeout,
+            follow_redirects=False,
+            headers={"User-Agent": "tiktok-connector-webhooks"},
+        )
+        self.rng = random.Random()
+
+    def run(self, *, max_per_subscription: int = 100) -> DeliveryReport:
+        """Deliver what is due, each subscription in order, subscriptions in parallel."""
+        heads = self.rt.store.next_deliveries(time.time())
+        report = DeliveryReport()
+        if not heads:
+            return report
+        with concurrent.futures.ThreadPoolExecutor(max_workers=self.workers) as pool:
+            futures = [
+                pool.submit(self._drain, head.subscription_id, max_per_subscription)
+                for head in heads
+            ]
+            for future in concurrent.futures.as_completed(futures):
+                report.add(future.result())
+        return report
+
+    def _drain(self, subscription_id: str, budget: int) -> DeliveryReport:
+        """Deliver one subscription's due entries in order, stopping at the first failure."""
+        report = DeliveryReport()
+        owner = _owner()
+        for _ in range(budget):
+            head = next(
+                (
+                    d
+                    for d in self.rt.store.next_deliveries(time.time())
+                    if d.subscription_id == subscription_id
+                ),
+                None,
+            )
+            if head is None:
+                break
+            lease = self.timeout + 30
+            claimed = self.rt.store.claim(
+                head.id, owner, now=time.time(), lease=lease, is_stale=is_stale
+            )
+            if claimed is None:
+                break
+            subscription = self.rt.store.subscription(subscription_id)
+            if subscription is None:
+                break
+            outcome = self._attempt(claimed, subscription)
+            setattr(report, outcome, getattr(report, outcome) + 1)
+            if outcome != "delivered":
+                break
+        return report
+
+    def _attempt(self, delivery: Delivery, subscription: Subscription) -> str:
+        store = self.rt.store
+        try:
+            check_target(subscription.target_url, allow_private=self.allow_private)
+        except TargetRefused as exc:
+            store.dead_letter(delivery.id, status=None, error=exc.message)
+            return "dead"
+        secret = self.rt.sealer.open(
+            subscription.secret_ciphertext, f"subscription:{subscription.id}"
+        )
+        now = dt.datetime.now(dt.UTC)
+        headers = {
+            "Content-Type": "application/json",
+            "webhook-id": delivery.webhook_id,
+            "webhook-timestamp": str(int(now.timestamp())),
+            "webhook-signature": Webhook(secret).sign(delivery.webhook_id, now, delivery.payload),
+        }
+        try:
+            response = self.client.post(
+                subscription.target_url, content=delivery.payload.encode(), headers=headers
+            )
+        except httpx.TimeoutException:
+            return self._retry(delivery, None, "timed out", None, transient=True)
+        except httpx.HTTPError as exc:
+            return self._retry(delivery, None, f"{type(exc).__name__}", None, transient=True)
+        status = response.status_code
+        if 200 <= status < 300:
+            store.delivered(delivery.id)
+            return "delivered"
+        if status == 410:
+            log.info("target of %s answered 410 Gone: unsubscribing", subscription.id)
+            store.remove_subscription(subscription.id)
+            return "unsubscribed"
+        transient = status in (408, 429) or status >= 500
+        return self._retry(
+            delivery,
+            status,
+            f"target answered {status}",
+            _retry_after(response),
+            transient=transient,
+        )
+
+    def _retry(
+        self,
+        delivery: Delivery,
+        status: int | None,
+        error: str,
+        retry_after: float | None,
+        *,
+        transient: bool,
+    ) -> str:
+        attempt = delivery.attempts + 1
+        wait = self.policy.delay(attempt, retry_after, self.rng)
+        now = time.time()
+        too_old = now + wait - delivery.created_at > self.policy.max_age
+        too_many = not transient and attempt >= self.policy.client_error_attempts
+        if too_old or too_many:
+            self.rt.store.dead_letter(delivery.id, status=status, error=error)
+            log.warning(
+                "delivery %s dead-lettered after %d attempts: %s",
+                delivery.webhook_id,
+                attempt,
+                error,
+            )
+            return "dead"
+        self.rt.store.retry_later(delivery.id, at=now + wait, status=status, error=error)
+        return "retried"
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("Retry-After", "").strip()
+    return float(value) if value.isdigit() else None

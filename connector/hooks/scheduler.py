@@ -1,0 +1,37 @@
+"""The poll scheduler inside ``connector serve``: a cycle every ``interval`` seconds."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import typing as t
+
+from .poller import run_cycle
+
+if t.TYPE_CHECKING:
+    from ..runtime import Runtime
+
+log = logging.getLogger("connector.hooks")
+
+
+class Scheduler:
+    def __init__(self, rt: Runtime, interval: float) -> None:
+        self.rt = rt
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="poll-scheduler", daemon=True)
+
+    def start(self) -> Scheduler:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                run_cycle(self.rt)
+            except Exception:  # the scheduler must outlive any one bad cycle
+                log.exception("poll cycle failed")
