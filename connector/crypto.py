@@ -14,14 +14,16 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from .errors import ConfigError
+from .errors import ConfigError, ConnectorError
 
 MIN_SECRET_LENGTH = 32
 _VERSION = b"\x01"
 
 
-class SealError(Exception):
+class SealError(ConnectorError):
     """A blob that does not open: wrong secret key, wrong context, or tampered with."""
+
+    code = "sealed_value_unreadable"
 
 
 class Sealer:

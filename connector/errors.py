@@ -10,6 +10,7 @@ The tree::
     │   └── TargetRefused               400 target_refused
     ├── NotConfigured                   503 not_configured
     ├── StoreUnavailable                503 store_unavailable
+    ├── SealError (crypto.py)           500 sealed_value_unreadable
     └── ProviderError                   502 upstream_error
         ├── ProviderRejectedInput       400 upstream_rejected_input
         ├── ProviderAuthFailed          401 invalid_api_key

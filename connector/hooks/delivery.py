@@ -28,6 +28,7 @@ import typing as t
 import httpx
 from standardwebhooks.webhooks import Webhook
 
+from ..crypto import SealError
 from ..errors import TargetRefused
 from .targets import check_target
 
@@ -169,9 +170,13 @@ class Deliverer:
         except TargetRefused as exc:
             store.dead_letter(delivery.id, status=None, error=exc.message)
             return "dead"
-        secret = self.rt.sealer.open(
-            subscription.secret_ciphertext, f"subscription:{subscription.id}"
-        )
+        try:
+            secret = self.rt.sealer.open(
+                subscription.secret_ciphertext, f"subscription:{subscription.id}"
+            )
+        except SealError as exc:
+            # A changed CONNECTOR_SECRET_KEY: keep the delivery until the right one is back.
+            return self._retry(delivery, None, exc.message, None, transient=True)
         now = dt.datetime.now(dt.UTC)
         headers = {
             "Content-Type": "application/json",
