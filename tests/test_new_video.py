@@ -271,3 +271,17 @@ def test_bad_trigger_input_is_400(live: httpx.Client, world: World, body: dict[s
     assert response.status_code == 400
     assert response.json()["code"] == "invalid_input"
     assert world.requests() == []
+
+
+def test_the_trigger_also_answers_get_with_query_parameters(
+    live: httpx.Client, world: World
+) -> None:
+    def get(**params: t.Any) -> httpx.Response:
+        return live.get(PATH, params={"handle": "creator", **params})
+
+    assert get().json() == []
+    assert len(get(sample="true").json()) == 3
+    video = world.post_video("creator")
+    assert ids(get().json()) == [video.id]
+    assert ids(poll(live)) == [], "GET and POST share the feed"
+    assert get(handle="bad handle").status_code == 400

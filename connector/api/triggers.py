@@ -22,6 +22,20 @@ def new_video_trigger(args: dict[str, t.Any]) -> list[dict[str, t.Any]]:
 
     A feed is (key, platform, consumer, handle): see the README's scope rules.
     """
+    return _new_videos(args)
+
+
+@blp.route("/new-video", methods=["GET"])
+@blp.arguments(NewVideoArgsSchema, location="query")
+@blp.response(200, VideoSchema(many=True))
+@blp.doc(security=[{"upstreamKey": []}])
+def new_video_trigger_get(args: dict[str, t.Any]) -> list[dict[str, t.Any]]:
+    """The same trigger with query parameters, for HTTP modules that poll with GET only
+    (Zapier's "Webhooks by Zapier: Retrieve Poll")."""
+    return _new_videos(args)
+
+
+def _new_videos(args: dict[str, t.Any]) -> list[dict[str, t.Any]]:
     caller = current_caller()
     rt = runtime()
     provider = rt.providers_for(caller)
