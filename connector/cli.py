@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import typing as t
+from pathlib import Path
 
 import click
 
@@ -128,6 +129,39 @@ def dead_letters_replay(ids: tuple[int, ...]) -> None:
         list(ids) or None, tenant=None, now=time.time()
     )
     click.echo(f"replayed={count}")
+
+
+@cli.command("export")
+@click.argument(
+    "target", type=click.Choice(["manifest", "openapi", "zapier", "make", "n8n", "http", "all"])
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder to write into (default: the target's folder in this checkout).",
+)
+@click.option(
+    "--manifest",
+    "manifest_path",
+    default="manifest.json",
+    show_default=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+)
+def export(target: str, out: Path | None, manifest_path: Path) -> None:
+    """Generate a platform description from manifest.json and the schemas.
+
+    manifest: refresh manifest.json's generated output fields and samples; openapi: the
+    OpenAPI document; zapier: the Zapier CLI app; make: the Make custom app; n8n: the n8n
+    community node package and workflow templates; http: ready-to-paste settings for each
+    platform's generic HTTP module; all: every one, each into its default folder.
+    """
+    from . import exports
+
+    targets = list(exports.TARGETS) if target == "all" else [target]
+    for name in targets:
+        folder = out if out is not None and target != "all" else Path(exports.TARGETS[name][1])
+        for path in exports.write(exports.render(name, manifest_path), folder):
+            click.echo(f"wrote {path}")
 
 
 @cli.group()

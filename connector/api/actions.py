@@ -7,6 +7,7 @@ import typing as t
 from ..schemas import GetProfileArgsSchema, GetVideoArgsSchema, ProfileSchema, VideoSchema
 from .blueprint import Blueprint
 from .caller import current_caller, runtime
+from .docs import AUTHENTICATED
 
 if t.TYPE_CHECKING:
     from ..links import VideoRef
@@ -17,7 +18,7 @@ blp = Blueprint("actions", __name__, url_prefix="/v1/actions", description="Look
 @blp.route("/get-video", methods=["POST"])
 @blp.arguments(GetVideoArgsSchema)
 @blp.response(200, VideoSchema)
-@blp.doc(security=[{"upstreamKey": []}])
+@blp.doc(**AUTHENTICATED)
 def get_video(ref: VideoRef) -> dict[str, t.Any]:
     """One video, by TikTok URL, short link or numeric id."""
     return runtime().providers_for(current_caller()).get_video(ref)
@@ -26,7 +27,7 @@ def get_video(ref: VideoRef) -> dict[str, t.Any]:
 @blp.route("/get-profile", methods=["POST"])
 @blp.arguments(GetProfileArgsSchema)
 @blp.response(200, ProfileSchema)
-@blp.doc(security=[{"upstreamKey": []}])
+@blp.doc(**AUTHENTICATED)
 def get_profile(args: dict[str, t.Any]) -> dict[str, t.Any]:
     """One profile, by handle."""
     return runtime().providers_for(current_caller()).get_profile(args["handle"])

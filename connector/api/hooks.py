@@ -20,12 +20,12 @@ from ..schemas.fields import iso_utc
 from ..triggers import new_video
 from .blueprint import Blueprint
 from .caller import current_caller, runtime
+from .docs import AUTHENTICATED
 
 if t.TYPE_CHECKING:
     from ..store import Delivery, Subscription
 
 blp = Blueprint("hooks", __name__, url_prefix="/v1/hooks", description="Instant triggers.")
-_SECURITY = [{"upstreamKey": []}]
 
 
 def _hook(subscription: Subscription) -> dict[str, t.Any]:
@@ -44,7 +44,7 @@ def _hook(subscription: Subscription) -> dict[str, t.Any]:
 @blp.route("", methods=["POST"])
 @blp.arguments(HookArgsSchema)
 @blp.response(201, HookCreatedSchema)
-@blp.doc(security=_SECURITY)
+@blp.doc(**AUTHENTICATED)
 def subscribe(args: dict[str, t.Any]) -> dict[str, t.Any]:
     """Subscribe a target URL to a handle's new videos; answers the signing secret once."""
     caller = current_caller()
@@ -62,7 +62,7 @@ def subscribe(args: dict[str, t.Any]) -> dict[str, t.Any]:
 
 @blp.route("", methods=["GET"])
 @blp.response(200, HookSchema(many=True))
-@blp.doc(security=_SECURITY)
+@blp.doc(**AUTHENTICATED)
 def list_hooks() -> list[dict[str, t.Any]]:
     """The caller's subscriptions."""
     return [_hook(s) for s in runtime().store.subscriptions(current_caller().tenant)]
@@ -70,7 +70,7 @@ def list_hooks() -> list[dict[str, t.Any]]:
 
 @blp.route("/<subscription_id>", methods=["GET"])
 @blp.response(200, HookSchema)
-@blp.doc(security=_SECURITY)
+@blp.doc(**AUTHENTICATED)
 def get_hook(subscription_id: str) -> dict[str, t.Any]:
     """One of the caller's subscriptions."""
     return _hook(subscriptions.owned(runtime(), current_caller(), subscription_id))
@@ -78,7 +78,7 @@ def get_hook(subscription_id: str) -> dict[str, t.Any]:
 
 @blp.route("/<subscription_id>", methods=["DELETE"])
 @blp.response(200, HookSchema)
-@blp.doc(security=_SECURITY)
+@blp.doc(**AUTHENTICATED)
 def unsubscribe(subscription_id: str) -> dict[str, t.Any]:
     """Unsubscribe (Zapier performUnsubscribe, Make detach, n8n webhook delete)."""
     return _hook(subscriptions.unsubscribe(runtime(), current_caller(), subscription_id))
@@ -87,7 +87,7 @@ def unsubscribe(subscription_id: str) -> dict[str, t.Any]:
 @blp.route("/sample", methods=["POST"])
 @blp.arguments(HookSampleArgsSchema)
 @blp.response(200, VideoSchema(many=True))
-@blp.doc(security=_SECURITY)
+@blp.doc(**AUTHENTICATED)
 def sample(args: dict[str, t.Any]) -> list[dict[str, t.Any]]:
     """The latest videos, shaped as deliveries are (Zapier performList, "load sample")."""
     rt = runtime()
@@ -110,7 +110,7 @@ def _dead(delivery: Delivery) -> dict[str, t.Any]:
 
 @blp.route("/dead-letters", methods=["GET"])
 @blp.response(200, DeadLetterSchema(many=True))
-@blp.doc(security=_SECURITY)
+@blp.doc(**AUTHENTICATED)
 def dead_letters() -> list[dict[str, t.Any]]:
     """Deliveries to the caller's targets that were given up on."""
     return [_dead(d) for d in runtime().store.dead_letters(current_caller().tenant)]
@@ -119,7 +119,7 @@ def dead_letters() -> list[dict[str, t.Any]]:
 @blp.route("/dead-letters/replay", methods=["POST"])
 @blp.arguments(ReplayArgsSchema)
 @blp.response(200, ReplayedSchema)
-@blp.doc(security=_SECURITY)
+@blp.doc(**AUTHENTICATED)
 def replay(args: dict[str, t.Any]) -> dict[str, int]:
     """Queue dead letters again (the given ids, or all of the caller's), due now."""
     count = runtime().store.replay(args["ids"], tenant=current_caller().tenant, now=time.time())

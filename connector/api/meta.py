@@ -11,6 +11,7 @@ from ..providers import PROVIDERS, provider_class
 from ..schemas import AuthTestSchema, HealthSchema, ProviderInfoSchema
 from .blueprint import Blueprint
 from .caller import current_caller, runtime
+from .docs import AUTHENTICATED
 
 blp = Blueprint("meta", __name__, description="Health and connection test.")
 
@@ -31,7 +32,7 @@ def health() -> dict[str, t.Any]:
 
 @blp.route("/v1/auth/test")
 @blp.response(200, AuthTestSchema)
-@blp.doc(security=[{"upstreamKey": []}])
+@blp.doc(**AUTHENTICATED)
 def auth_test() -> dict[str, t.Any]:
     """Check the caller's key upstream (what a platform's "test connection" calls)."""
     caller = current_caller()

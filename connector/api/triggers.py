@@ -9,6 +9,7 @@ from ..store import FeedKey
 from ..triggers import new_video
 from .blueprint import Blueprint
 from .caller import current_caller, runtime
+from .docs import AUTHENTICATED
 
 blp = Blueprint("triggers", __name__, url_prefix="/v1/triggers", description="Polling triggers.")
 
@@ -16,7 +17,7 @@ blp = Blueprint("triggers", __name__, url_prefix="/v1/triggers", description="Po
 @blp.route("/new-video", methods=["POST"])
 @blp.arguments(NewVideoArgsSchema)
 @blp.response(200, VideoSchema(many=True))
-@blp.doc(security=[{"upstreamKey": []}])
+@blp.doc(**AUTHENTICATED)
 def new_video_trigger(args: dict[str, t.Any]) -> list[dict[str, t.Any]]:
     """Videos of a handle not returned to this feed before, newest first.
 
@@ -28,7 +29,7 @@ def new_video_trigger(args: dict[str, t.Any]) -> list[dict[str, t.Any]]:
 @blp.route("/new-video", methods=["GET"])
 @blp.arguments(NewVideoArgsSchema, location="query")
 @blp.response(200, VideoSchema(many=True))
-@blp.doc(security=[{"upstreamKey": []}])
+@blp.doc(**AUTHENTICATED)
 def new_video_trigger_get(args: dict[str, t.Any]) -> list[dict[str, t.Any]]:
     """The same trigger with query parameters, for HTTP modules that poll with GET only
     (Zapier's "Webhooks by Zapier: Retrieve Poll")."""

@@ -38,11 +38,19 @@ class RecordSchema(Schema):
         ordered = True
 
 
-def nullable(field_cls: type[fields.Field], label: str, description: str, **kw: t.Any) -> t.Any:
-    """A record field that is null when the provider does not give it; ``label`` is its title."""
-    return field_cls(
-        load_default=None,
-        allow_none=True,
-        metadata={"title": label, "description": description},
-        **kw,
-    )
+def nullable(
+    field_cls: type[fields.Field],
+    label: str,
+    description: str,
+    *,
+    fmt: str | None = None,
+    **kw: t.Any,
+) -> t.Any:
+    """A record field that is null when the provider does not give it.
+
+    ``label`` is its title (the platforms' output field label); ``fmt`` an OpenAPI format.
+    """
+    metadata = {"title": label, "description": description}
+    if fmt is not None:
+        metadata["format"] = fmt
+    return field_cls(load_default=None, allow_none=True, metadata=metadata, **kw)

@@ -26,7 +26,9 @@ class ProfileSchema(RecordSchema):
     private = nullable(fields.Boolean, "Private", "Whether the account is private.")
     region = nullable(fields.String, "Region", "Two-letter region of the account.")
     language = nullable(fields.String, "Language", "Profile language.")
-    created_at = nullable(fields.String, "Created At", "Account creation, ISO 8601 in UTC.")
+    created_at = nullable(
+        fields.String, "Created At", "Account creation, ISO 8601 in UTC.", fmt="date-time"
+    )
     created_at_timestamp = nullable(
         fields.Integer, "Created At (Unix)", "Account creation, in Unix seconds."
     )

@@ -18,9 +18,11 @@ class VideoSchema(RecordSchema):
         required=True,
         metadata={"title": "Video ID", "description": "TikTok's id (aweme_id), as a string."},
     )
-    url = nullable(fields.String, "Video URL", "Link to the video on tiktok.com.")
+    url = nullable(fields.String, "Video URL", "Link to the video on tiktok.com.", fmt="uri")
     description = nullable(fields.String, "Description", "The caption, hashtags included.")
-    created_at = nullable(fields.String, "Posted At", "When it was posted, ISO 8601 in UTC.")
+    created_at = nullable(
+        fields.String, "Posted At", "When it was posted, ISO 8601 in UTC.", fmt="date-time"
+    )
     created_at_timestamp = nullable(
         fields.Integer, "Posted At (Unix)", "When it was posted, in Unix seconds."
     )
