@@ -18,6 +18,15 @@ _LONG_PATHS = (
 _SHORT_CODE = re.compile(r"^/(?:t/)?(?P<code>[A-Za-z0-9]{5,20})/?$")
 
 
+# What parse_video_link accepts, for the OpenAPI document (parse_video_link is the authority).
+VIDEO_LINK_PATTERN = (
+    r"^\s*((https?://)?(www\.|m\.)?tiktok\.com/"
+    r"(@[^/\s?#]+/video/\d{6,25}|v/\d{6,25}(\.html)?|embed(/v2)?/\d{6,25}|t/[A-Za-z0-9]{5,20})"
+    r"|(https?://)?(vm|vt)\.tiktok\.com/[A-Za-z0-9]{5,20})/?([?#][^\s]*)?\s*$"
+)
+VIDEO_ID_PATTERN = r"^\s*\d{6,25}\s*$"
+
+
 class InvalidVideoLink(ValueError):
     """The text is not a TikTok video link or id this connector can look up."""
 

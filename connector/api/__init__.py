@@ -10,10 +10,12 @@ import typing as t
 from flask import Flask, g, jsonify, request
 from flask_smorest import Api
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import BaseConverter
 
 from .. import __version__
 from ..errors import ConnectorError
 from ..schemas import ErrorSchema
+from .docs import PlatformHeadersPlugin
 
 if t.TYPE_CHECKING:
     from flask import Response
@@ -25,7 +27,6 @@ class ConnectorApi(Api):
     """flask-smorest's Api, answering every error as ``{"error", "code", "details"?}``."""
 
     ERROR_SCHEMA = ErrorSchema
-    DEFAULT_ERROR_RESPONSE_NAME = "Error"
 
     def handle_http_exception(self, error: HTTPException) -> tuple[dict[str, t.Any], int, t.Any]:
         status = error.code or 500
@@ -42,7 +43,17 @@ class ConnectorApi(Api):
             }
         if status >= 500:
             payload = {"error": "Internal error; it has been logged.", "code": "internal_error"}
-        return payload, status, data.get("headers", {})
+        # Keep what the exception says beyond the body, e.g. Allow on a 405.
+        headers = {k: v for k, v in error.get_headers() if k.lower() != "content-type"}
+        headers.update(data.get("headers") or {})
+        return payload, status, headers
+
+
+class SubscriptionIdConverter(BaseConverter):
+    """Subscription ids as the connector makes them, so /v1/hooks/<id> never shadows a
+    sibling route such as /v1/hooks/dead-letters."""
+
+    regex = r"sub_[0-9a-f]{24}"
 
 
 def handle_connector_error(error: ConnectorError) -> Response:
@@ -59,6 +70,8 @@ def register_api(app: Flask) -> None:
     """Register the blueprints, the error handlers and the OpenAPI document."""
     from . import actions, hooks, meta, triggers
 
+    app.url_map.converters["subscription_id"] = SubscriptionIdConverter
+
     app.config.setdefault("API_TITLE", "TikTok connector")
     app.config.setdefault("API_VERSION", __version__)
     app.config.setdefault("OPENAPI_VERSION", "3.0.3")
@@ -67,6 +80,7 @@ def register_api(app: Flask) -> None:
     api = ConnectorApi(
         app,
         spec_kwargs={
+            "extra_plugins": [PlatformHeadersPlugin()],
             "components": {
                 "securitySchemes": {
                     "upstreamKey": {
@@ -75,15 +89,29 @@ def register_api(app: Flask) -> None:
                         "description": "Your own key for the upstream TikTok data API.",
                     }
                 }
-            }
+            },
         },
     )
     for module in (meta, actions, triggers, hooks):
         api.register_blueprint(module.blp)
+    _document_schema_rules(api)
     app.register_error_handler(ConnectorError, handle_connector_error)
     app.register_error_handler(Exception, _handle_unexpected)
     app.before_request(_start_timer)
     app.after_request(_log_request)
+
+
+def _document_schema_rules(api: Api) -> None:
+    """Add to the OpenAPI components what marshmallow fields cannot express (a schema's
+    ``openapi_extra``, e.g. exactly one of two properties)."""
+    from .. import schemas
+
+    for name in schemas.__all__:
+        schema = getattr(schemas, name)
+        extra = getattr(schema, "openapi_extra", None)
+        component = api.spec.components.schemas.get(name.removesuffix("Schema"))
+        if extra and component is not None:
+            component.update(extra)
 
 
 def _handle_unexpected(error: Exception) -> t.Any:

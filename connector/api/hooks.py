@@ -68,7 +68,7 @@ def list_hooks() -> list[dict[str, t.Any]]:
     return [_hook(s) for s in runtime().store.subscriptions(current_caller().tenant)]
 
 
-@blp.route("/<subscription_id>", methods=["GET"])
+@blp.route("/<subscription_id:subscription_id>", methods=["GET"])
 @blp.response(200, HookSchema)
 @blp.doc(**AUTHENTICATED)
 def get_hook(subscription_id: str) -> dict[str, t.Any]:
@@ -76,7 +76,7 @@ def get_hook(subscription_id: str) -> dict[str, t.Any]:
     return _hook(subscriptions.owned(runtime(), current_caller(), subscription_id))
 
 
-@blp.route("/<subscription_id>", methods=["DELETE"])
+@blp.route("/<subscription_id:subscription_id>", methods=["DELETE"])
 @blp.response(200, HookSchema)
 @blp.doc(**AUTHENTICATED)
 def unsubscribe(subscription_id: str) -> dict[str, t.Any]:
@@ -117,7 +117,7 @@ def dead_letters() -> list[dict[str, t.Any]]:
 
 
 @blp.route("/dead-letters/replay", methods=["POST"])
-@blp.arguments(ReplayArgsSchema)
+@blp.arguments(ReplayArgsSchema, required=False)
 @blp.response(200, ReplayedSchema)
 @blp.doc(**AUTHENTICATED)
 def replay(args: dict[str, t.Any]) -> dict[str, int]:

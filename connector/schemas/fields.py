@@ -14,6 +14,13 @@ _HANDLE = re.compile(r"^[A-Za-z0-9_.]{1,30}$")
 _PROFILE_URL = re.compile(r"^(?:https?://)?(?:www\.|m\.)?tiktok\.com/@([^/?#]+)", re.IGNORECASE)
 
 
+# What Handle accepts, for the OpenAPI document: a handle (optionally with '@'), or a
+# profile URL. normalize_handle is the authority; this only describes it.
+HANDLE_INPUT_PATTERN = (
+    r"^\s*(@?[A-Za-z0-9_.]{1,30}|(https?://)?(www\.|m\.)?tiktok\.com/@[A-Za-z0-9_.]{1,30})\s*$"
+)
+
+
 def normalize_handle(raw: str) -> str:
     """Return the canonical handle for what a user typed: ``" @Some.User "`` -> ``some.user``.
 
@@ -38,6 +45,10 @@ def normalize_handle(raw: str) -> str:
 class Handle(fields.String):
     """A TikTok handle; loads to its canonical form (see :func:`normalize_handle`)."""
 
+    def __init__(self, **kwargs: t.Any) -> None:
+        metadata = {"pattern": HANDLE_INPUT_PATTERN, **kwargs.pop("metadata", {})}
+        super().__init__(metadata=metadata, **kwargs)
+
     def _deserialize(self, value: t.Any, attr: str | None, data: t.Any, **kwargs: t.Any) -> str:
         return normalize_handle(super()._deserialize(value, attr, data, **kwargs))
 
@@ -48,14 +59,31 @@ class PointInTime(fields.Field):
     Loads to an ``int`` Unix timestamp, the unit upstream feeds use.
     """
 
+    def __init__(self, **kwargs: t.Any) -> None:
+        metadata = {
+            "oneOf": [
+                {"type": "number", "minimum": 0},
+                {"type": "string", "format": "date-time"},
+                {
+                    "type": "string",
+                    "pattern": r"^\s*\d*\s*$",
+                    "description": "Unix seconds; empty: not given",
+                },
+            ],
+            **kwargs.pop("metadata", {}),
+        }
+        super().__init__(metadata=metadata, **kwargs)
+
     def _deserialize(self, value: t.Any, attr: str | None, data: t.Any, **kwargs: t.Any) -> int:
         if isinstance(value, bool):
             raise ValidationError("Expected an ISO 8601 date-time or Unix seconds.")
         if isinstance(value, int | float):
+            if value < 0:
+                raise ValidationError("A time before 1970 is not a posting time.")
             return int(value)
         if isinstance(value, str):
             text = value.strip()
-            if text.lstrip("-").isdigit():
+            if text.isdigit():
                 return int(text)
             try:
                 moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
@@ -82,3 +110,29 @@ class NumericId(fields.String):
         if isinstance(value, int) and not isinstance(value, bool):
             value = str(value)
         return super()._deserialize(value, attr, data, **kwargs).strip()
+
+
+class Flag(fields.Field):
+    """A yes/no input as platforms send it: a JSON boolean, or the text their templates
+    render ("true"/"false", "1"/"0"). Loads to a bool."""
+
+    TRUE_TEXT = ("true", "True", "TRUE", "1")
+    FALSE_TEXT = ("false", "False", "FALSE", "0")
+
+    def __init__(self, **kwargs: t.Any) -> None:
+        metadata = {
+            "oneOf": [
+                {"type": "boolean"},
+                {"type": "string", "enum": [*self.TRUE_TEXT, *self.FALSE_TEXT]},
+                {"type": "integer", "enum": [0, 1]},
+            ],
+            **kwargs.pop("metadata", {}),
+        }
+        super().__init__(metadata=metadata, **kwargs)
+
+    def _deserialize(self, value: t.Any, attr: str | None, data: t.Any, **kwargs: t.Any) -> bool:
+        if isinstance(value, bool):
+            return value
+        if value in (0, 1) or value in self.TRUE_TEXT or value in self.FALSE_TEXT:
+            return value in (1, *self.TRUE_TEXT)
+        raise ValidationError("Expected true or false.")

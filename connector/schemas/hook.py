@@ -28,7 +28,12 @@ class HookArgsSchema(ArgsSchema):
     event = fields.String(
         load_default="new_video",
         validate=validate.OneOf(["new_video"]),
-        metadata={"title": "Event", "description": "What to send: new_video."},
+        # "" is documented too: platforms send an optional input left empty as "".
+        metadata={
+            "title": "Event",
+            "description": "What to send: new_video.",
+            "enum": ["new_video", ""],
+        },
     )
     consumer = fields.String(
         load_default=None,
@@ -77,7 +82,7 @@ class DeadLetterSchema(Schema):
 
 class ReplayArgsSchema(ArgsSchema):
     ids = fields.List(
-        fields.Integer(),
+        fields.Integer(strict=True),
         load_default=None,
         metadata={"description": "Dead letters to replay; all of yours when omitted."},
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from marshmallow import fields, validate
 
 from .base import ArgsSchema
-from .fields import Handle, PointInTime
+from .fields import Flag, Handle, PointInTime
 from .hook import reject_hook_consumer
 
 
@@ -25,7 +25,7 @@ class NewVideoArgsSchema(ArgsSchema):
             "receives every new video. Platforms fill it in; leave it empty in curl.",
         },
     )
-    sample = fields.Boolean(
+    sample = Flag(
         load_default=False,
         metadata={
             "title": "Sample",

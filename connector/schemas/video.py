@@ -6,7 +6,14 @@ import typing as t
 
 from marshmallow import ValidationError, fields, post_load, validates_schema
 
-from ..links import InvalidVideoLink, VideoRef, parse_video_link, ref_from_id
+from ..links import (
+    VIDEO_ID_PATTERN,
+    VIDEO_LINK_PATTERN,
+    InvalidVideoLink,
+    VideoRef,
+    parse_video_link,
+    ref_from_id,
+)
 from .base import ArgsSchema, RecordSchema, nullable
 from .fields import NumericId
 
@@ -69,15 +76,23 @@ class VideoSchema(RecordSchema):
 class GetVideoArgsSchema(ArgsSchema):
     """Input of the get-video action: exactly one of ``url`` or ``video_id``."""
 
+    # What marshmallow cannot say in the OpenAPI document: exactly one property.
+    openapi_extra: t.ClassVar[dict[str, t.Any]] = {"minProperties": 1, "maxProperties": 1}
+
     url = fields.String(
         metadata={
             "title": "Video URL",
             "description": "A TikTok video link: https://www.tiktok.com/@user/video/ID, "
             "m.tiktok.com, or a vm.tiktok.com / vt.tiktok.com short link.",
+            "pattern": f"{VIDEO_LINK_PATTERN}|{VIDEO_ID_PATTERN}",
         }
     )
     video_id = NumericId(
-        metadata={"title": "Video ID", "description": "The numeric TikTok video id."}
+        metadata={
+            "title": "Video ID",
+            "description": "The numeric TikTok video id.",
+            "pattern": VIDEO_ID_PATTERN,
+        }
     )
 
     @validates_schema
