@@ -82,7 +82,7 @@ def test_outputs_and_samples_come_from_the_schemas(operation: dict[str, t.Any]) 
     assert isinstance(operation["sample"]["id"], str) and operation["sample"]["id"].isdigit()
 
 
-@pytest.mark.parametrize("target", ["manifest", "openapi", "zapier", "make", "n8n"])
+@pytest.mark.parametrize("target", ["manifest", "openapi", "zapier", "make", "n8n", "http"])
 def test_committed_exports_match_a_fresh_export(target: str) -> None:
     folder = ROOT / exports.TARGETS[target][1]
     files = exports.render(target, ROOT / "manifest.json")
