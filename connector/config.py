@@ -43,6 +43,9 @@ DEFAULTS: dict[str, t.Any] = {
     "SECRET_KEY": None,
     # Seconds between poll cycles of the scheduler inside `connector serve`; 0 turns it off.
     "POLL_INTERVAL": 60,
+    # Seconds before a watched handle is polled again, however many cycles run (several
+    # workers, or cron and the scheduler at once, split the due handles between them).
+    "POLL_MIN_GAP": 30.0,
     # Let webhook targets be http:// or resolve to private, loopback or link-local addresses.
     "ALLOW_PRIVATE_TARGETS": False,
     # Seconds one webhook delivery may take.
@@ -82,8 +85,9 @@ def validate(config: t.Mapping[str, t.Any]) -> None:
         value = config.get(key)
         if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
             raise ConfigError(f"CONNECTOR_{key} must be a positive number, got {value!r}")
-    interval = config.get("POLL_INTERVAL")
-    if isinstance(interval, bool) or not isinstance(interval, int | float) or interval < 0:
-        raise ConfigError(f"CONNECTOR_POLL_INTERVAL must be 0 or more seconds, got {interval!r}")
+    for key in ("POLL_INTERVAL", "POLL_MIN_GAP"):
+        value = config.get(key)
+        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+            raise ConfigError(f"CONNECTOR_{key} must be 0 or more seconds, got {value!r}")
     if not str(config.get("DATABASE_URL", "")).strip():
         raise ConfigError("CONNECTOR_DATABASE_URL must not be empty")

@@ -41,6 +41,7 @@ def env(db_url: str, sandbox_url: str, monkeypatch: pytest.MonkeyPatch) -> dict[
         "CONNECTOR_ALLOW_PRIVATE_TARGETS": "true",
         "CONNECTOR_DELIVERY_TIMEOUT": "10",
         "CONNECTOR_DELIVERY_FIRST_RETRY": "0.01",
+        "CONNECTOR_POLL_MIN_GAP": "0",
         **{f"CONNECTOR_{k}": v for k, v in base_urls(sandbox_url).items()},
     }
     for name, value in values.items():

@@ -42,8 +42,8 @@ _HOST = socket.gethostname()
 _BOOT = secrets.token_hex(4)  # tells this process from an earlier one with the same pid
 
 
-def _owner() -> str:
-    """A claim owner: this machine, this process, and one drain within it."""
+def worker_id() -> str:
+    """A claim owner: this machine, this process, and one cycle or drain within it."""
     return f"{_HOST}:{os.getpid()}:{_BOOT}:{secrets.token_hex(4)}"
 
 
@@ -136,7 +136,7 @@ class Deliverer:
     def _drain(self, subscription_id: str, budget: int) -> DeliveryReport:
         """Deliver one subscription's due entries in order, stopping at the first failure."""
         report = DeliveryReport()
-        owner = _owner()
+        owner = worker_id()
         for _ in range(budget):
             head = next(
                 (

@@ -9,15 +9,15 @@ claimed before they are sent.
 from __future__ import annotations
 
 import dataclasses
-import itertools
 import json
 import logging
 import time
 import typing as t
 
 from ..errors import ConnectorError
+from ..store import WatchKey
 from ..triggers.new_video import decide, fetch
-from .delivery import Deliverer, DeliveryReport
+from .delivery import Deliverer, DeliveryReport, is_stale, worker_id
 
 if t.TYPE_CHECKING:
     from ..runtime import Runtime
@@ -42,28 +42,43 @@ class CycleReport:
         }
 
 
-def _watch_key(subscription: Subscription) -> tuple[str, str, str]:
-    return (subscription.tenant, subscription.provider or "", subscription.handle)
-
-
 def run_cycle(rt: Runtime, *, deliverer: Deliverer | None = None) -> CycleReport:
-    """Poll every watched handle once and deliver every due entry."""
+    """Poll every due watched handle once and deliver every due entry.
+
+    Workers running cycles at the same time split the due handles: each is claimed by one
+    (with a lease, in case that worker dies) and is due again only after
+    ``CONNECTOR_POLL_MIN_GAP`` seconds.
+    """
     report = CycleReport()
-    subscriptions = sorted(rt.store.subscriptions(), key=_watch_key)
-    for _, group in itertools.groupby(subscriptions, key=_watch_key):
-        watchers = list(group)
-        report.watched += 1
-        try:
-            report.queued += _poll_handle(rt, watchers)
-        except ConnectorError as exc:
-            report.failed += 1
-            log.warning(
-                "poll of @%s for tenant %s failed: %s (%s)",
-                watchers[0].handle,
-                watchers[0].tenant[:8],
-                exc.message,
-                exc.code,
-            )
+    store = rt.store
+    owner = worker_id()
+    started = time.time()
+    watched = store.claim_watches(
+        owner,
+        now=started,
+        lease=float(rt.config["UPSTREAM_TIMEOUT"]) * (rt.poll_settings.max_pages + 1) + 60,
+        min_gap=float(rt.config["POLL_MIN_GAP"]),
+        is_stale=is_stale,
+    )
+    if watched:
+        by_watch: dict[WatchKey, list[Subscription]] = {}
+        for subscription in store.subscriptions():
+            by_watch.setdefault(subscription.watch, []).append(subscription)
+        for key in watched:
+            report.watched += 1
+            try:
+                report.queued += _poll_handle(rt, by_watch.get(key, []))
+            except ConnectorError as exc:
+                report.failed += 1
+                log.warning(
+                    "poll of @%s for tenant %s failed: %s (%s)",
+                    key.handle,
+                    key.tenant[:8],
+                    exc.message,
+                    exc.code,
+                )
+            finally:
+                store.release_watch(key, owner, polled_at=time.time())
     report.delivery = (deliverer or Deliverer(rt)).run()
     log.info("poll cycle: %s", report.as_dict())
     return report
@@ -71,6 +86,8 @@ def run_cycle(rt: Runtime, *, deliverer: Deliverer | None = None) -> CycleReport
 
 def _poll_handle(rt: Runtime, watchers: list[Subscription]) -> int:
     """Read one handle for every subscription watching it; returns entries queued."""
+    if not watchers:
+        return 0
     first = watchers[0]
     sealed = rt.store.tenant_key(first.tenant)
     if sealed is None:

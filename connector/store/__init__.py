@@ -8,6 +8,7 @@ from .base import (
     Observed,
     Store,
     Subscription,
+    WatchKey,
 )
 from .registry import STORES, open_store
 
@@ -20,5 +21,6 @@ __all__ = [
     "Observed",
     "Store",
     "Subscription",
+    "WatchKey",
     "open_store",
 ]

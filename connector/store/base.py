@@ -60,6 +60,20 @@ class Subscription:
         """Each subscription has a feed of its own, so each receives every new video."""
         return FeedKey(self.tenant, self.platform, f"hook:{self.id}", self.handle)
 
+    @property
+    def watch(self) -> WatchKey:
+        return WatchKey(self.tenant, self.provider or "", self.handle)
+
+
+@dataclasses.dataclass(frozen=True)
+class WatchKey:
+    """What one upstream read serves: a tenant's handle, through one provider choice
+    (``""`` when the subscriptions named none)."""
+
+    tenant: str
+    provider: str
+    handle: str
+
 
 @dataclasses.dataclass(frozen=True)
 class Delivery:
@@ -155,6 +169,27 @@ class Store:
 
     def tenant_key(self, tenant: str) -> bytes | None:
         """The tenant's sealed upstream key, if it has subscriptions."""
+        raise NotImplementedError
+
+    # -- watches: who polls which handle ------------------------------------------------------
+
+    def claim_watches(
+        self,
+        owner: str,
+        *,
+        now: float,
+        lease: float,
+        min_gap: float,
+        is_stale: t.Callable[[str], bool] = lambda owner: False,
+    ) -> list[WatchKey]:
+        """Claim every watch due for a poll: not polled for ``min_gap`` seconds and not
+        claimed by another worker (unless its claim expired or ``is_stale`` says that worker
+        is gone). Workers running cycles at once split the due watches; each is claimed by
+        one."""
+        raise NotImplementedError
+
+    def release_watch(self, key: WatchKey, owner: str, *, polled_at: float) -> None:
+        """Record the poll (successful or not) and release the claim."""
         raise NotImplementedError
 
     # -- outbox -------------------------------------------------------------------------------

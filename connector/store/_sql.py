@@ -1,0 +1,421 @@
+"""The store logic both SQL backends share; each backend supplies connections, locks and DDL.
+
+Queries are written with ``?`` placeholders and run through :class:`Statements`, which
+adapts them to the driver's paramstyle.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+import typing as t
+
+from .base import (
+    Delivery,
+    FeedKey,
+    FeedState,
+    FeedTransaction,
+    Observed,
+    Store,
+    Subscription,
+    WatchKey,
+)
+
+SUBSCRIPTION_COLUMNS = (
+    "id, tenant, platform, provider, consumer, handle, event, target_url, sealed_secret, created_at"
+)
+DELIVERY_COLUMNS = (
+    "o.id, o.subscription_id, o.video_id, o.webhook_id, o.payload, o.status, o.attempts,"
+    " o.created_at, o.next_attempt_at, o.last_status, o.last_error"
+)
+
+
+class Statements:
+    """A connection inside a transaction, taking ``?`` placeholders."""
+
+    def __init__(self, conn: t.Any, placeholder: str) -> None:
+        self.conn = conn
+        self.placeholder = placeholder
+
+    def _sql(self, sql: str) -> str:
+        return sql if self.placeholder == "?" else sql.replace("?", self.placeholder)
+
+    def run(self, sql: str, params: t.Sequence[t.Any] = ()) -> t.Any:
+        return self.conn.execute(self._sql(sql), tuple(params))
+
+    def one(self, sql: str, params: t.Sequence[t.Any] = ()) -> t.Any:
+        return self.run(sql, params).fetchone()
+
+    def all(self, sql: str, params: t.Sequence[t.Any] = ()) -> list[t.Any]:
+        return list(self.run(sql, params).fetchall())
+
+    def many(self, sql: str, rows: t.Sequence[t.Sequence[t.Any]]) -> None:
+        if rows:
+            cursor = self.conn.cursor()
+            cursor.executemany(self._sql(sql), [tuple(r) for r in rows])
+
+
+def subscription_from(row: t.Sequence[t.Any]) -> Subscription:
+    return Subscription(*row[:8], secret_ciphertext=bytes(row[8]), created_at=row[9])
+
+
+def delivery_from(row: t.Sequence[t.Any]) -> Delivery:
+    return Delivery(*row)
+
+
+def _marks(count: int) -> str:
+    return ",".join("?" * count)
+
+
+class SQLStore(Store):
+    """Every store operation, over :meth:`_transaction` of the backend."""
+
+    #: Row lock for a read-modify-write of one row ("" where the transaction locks all).
+    FOR_UPDATE: t.ClassVar[str] = ""
+    #: Row lock that passes over rows another transaction holds.
+    SKIP_LOCKED: t.ClassVar[str] = ""
+    #: How "no limit" is written before OFFSET.
+    NO_LIMIT: t.ClassVar[str] = "LIMIT -1"
+
+    def _transaction(
+        self, *, write: bool = True, lock: str | None = None
+    ) -> contextlib.AbstractContextManager[Statements]:
+        """A transaction, committed at the end of the ``with`` block.
+
+        ``lock`` names something to hold exclusively until then (a feed); backends whose
+        write transactions lock everything may ignore it.
+
+        :raises StoreUnavailable: when the store is busy or unreachable.
+        """
+        raise NotImplementedError
+
+    # -- feeds ------------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def feed(self, key: FeedKey) -> t.Iterator[FeedTransaction]:
+        with self._transaction(lock=_feed_lock(key)) as sql:
+            yield SQLFeedTransaction(sql, key, self.NO_LIMIT)
+
+    def peek(self, key: FeedKey, video_ids: t.Iterable[str]) -> tuple[FeedState | None, set[str]]:
+        with self._transaction(write=False) as sql:
+            tx = SQLFeedTransaction(sql, key, self.NO_LIMIT)
+            return tx.state, tx.seen(video_ids)
+
+    # -- subscriptions ----------------------------------------------------------------------
+
+    def add_subscription(
+        self,
+        subscription: Subscription,
+        *,
+        tenant_key: bytes,
+        baseline: t.Sequence[Observed],
+        floor: int,
+        now: float,
+    ) -> None:
+        with self._transaction(lock=_feed_lock(subscription.feed)) as sql:
+            sql.run(
+                "INSERT INTO tenant_keys (tenant, sealed, updated_at) VALUES (?, ?, ?)"
+                " ON CONFLICT (tenant) DO UPDATE SET sealed = excluded.sealed,"
+                " updated_at = excluded.updated_at",
+                (subscription.tenant, tenant_key, now),
+            )
+            sql.run(
+                f"INSERT INTO subscriptions ({SUBSCRIPTION_COLUMNS})"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    subscription.id,
+                    subscription.tenant,
+                    subscription.platform,
+                    subscription.provider,
+                    subscription.consumer,
+                    subscription.handle,
+                    subscription.event,
+                    subscription.target_url,
+                    subscription.secret_ciphertext,
+                    subscription.created_at,
+                ),
+            )
+            watch = subscription.watch
+            sql.run(
+                "INSERT INTO watches (tenant, provider, handle) VALUES (?, ?, ?)"
+                " ON CONFLICT (tenant, provider, handle) DO NOTHING",
+                (watch.tenant, watch.provider, watch.handle),
+            )
+            feed = SQLFeedTransaction(sql, subscription.feed, self.NO_LIMIT)
+            feed.create(floor)
+            feed.remember(baseline, now)
+
+    def subscriptions(self, tenant: str | None = None) -> list[Subscription]:
+        with self._transaction(write=False) as sql:
+            where, params = ("WHERE tenant = ?", (tenant,)) if tenant is not None else ("", ())
+            rows = sql.all(
+                f"SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions {where} ORDER BY created_at, id",
+                params,
+            )
+            return [subscription_from(row) for row in rows]
+
+    def subscription(self, subscription_id: str) -> Subscription | None:
+        with self._transaction(write=False) as sql:
+            row = sql.one(
+                f"SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions WHERE id = ?", (subscription_id,)
+            )
+            return subscription_from(row) if row else None
+
+    def remove_subscription(self, subscription_id: str) -> bool:
+        with self._transaction() as sql:
+            row = sql.one(
+                f"SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions WHERE id = ? {self.FOR_UPDATE}",
+                (subscription_id,),
+            )
+            if row is None:
+                return False
+            subscription = subscription_from(row)
+            feed, watch = subscription.feed, subscription.watch
+            sql.run("DELETE FROM outbox WHERE subscription_id = ?", (subscription_id,))
+            sql.run(
+                "DELETE FROM feeds WHERE tenant = ? AND platform = ? AND consumer = ?"
+                " AND handle = ?",
+                (feed.tenant, feed.platform, feed.consumer, feed.handle),
+            )
+            sql.run("DELETE FROM subscriptions WHERE id = ?", (subscription_id,))
+            sql.run(
+                "DELETE FROM watches WHERE tenant = ? AND provider = ? AND handle = ?"
+                " AND NOT EXISTS (SELECT 1 FROM subscriptions WHERE tenant = ?"
+                " AND coalesce(provider, '') = ? AND handle = ?)",
+                (*(watch.tenant, watch.provider, watch.handle) * 2,),
+            )
+            sql.run(
+                "DELETE FROM tenant_keys WHERE tenant = ? AND NOT EXISTS"
+                " (SELECT 1 FROM subscriptions WHERE tenant = ?)",
+                (subscription.tenant, subscription.tenant),
+            )
+            return True
+
+    def tenant_key(self, tenant: str) -> bytes | None:
+        with self._transaction(write=False) as sql:
+            row = sql.one("SELECT sealed FROM tenant_keys WHERE tenant = ?", (tenant,))
+            return bytes(row[0]) if row else None
+
+    # -- watches ----------------------------------------------------------------------------
+
+    def claim_watches(
+        self,
+        owner: str,
+        *,
+        now: float,
+        lease: float,
+        min_gap: float,
+        is_stale: t.Callable[[str], bool] = lambda owner: False,
+    ) -> list[WatchKey]:
+        with self._transaction() as sql:
+            rows = sql.all(
+                "SELECT tenant, provider, handle, claimed_by, claimed_until FROM watches"
+                " WHERE (last_polled_at IS NULL OR last_polled_at <= ?)"
+                " ORDER BY last_polled_at NULLS FIRST, tenant, provider, handle"
+                f" {self.SKIP_LOCKED}",
+                (now - min_gap,),
+            )
+            free = [row[:3] for row in rows if row[3] is None or row[4] < now or is_stale(row[3])]
+            sql.many(
+                "UPDATE watches SET claimed_by = ?, claimed_until = ?"
+                " WHERE tenant = ? AND provider = ? AND handle = ?",
+                [(owner, now + lease, *row) for row in free],
+            )
+            return [WatchKey(*row) for row in free]
+
+    def release_watch(self, key: WatchKey, owner: str, *, polled_at: float) -> None:
+        with self._transaction() as sql:
+            sql.run(
+                "UPDATE watches SET last_polled_at = ?, claimed_by = NULL, claimed_until = NULL"
+                " WHERE tenant = ? AND provider = ? AND handle = ? AND claimed_by = ?",
+                (polled_at, key.tenant, key.provider, key.handle, owner),
+            )
+
+    # -- outbox -----------------------------------------------------------------------------
+
+    def next_deliveries(self, now: float) -> list[Delivery]:
+        with self._transaction(write=False) as sql:
+            rows = sql.all(
+                f"SELECT {DELIVERY_COLUMNS} FROM outbox o JOIN ("
+                " SELECT subscription_id, min(id) AS head FROM outbox WHERE status = 'pending'"
+                " GROUP BY subscription_id) h ON o.id = h.head"
+                " WHERE o.next_attempt_at <= ? ORDER BY o.id",
+                (now,),
+            )
+            return [delivery_from(row) for row in rows]
+
+    def claim(
+        self,
+        delivery_id: int,
+        owner: str,
+        *,
+        now: float,
+        lease: float,
+        is_stale: t.Callable[[str], bool],
+    ) -> Delivery | None:
+        with self._transaction() as sql:
+            row = sql.one(
+                "SELECT claimed_by, claimed_until FROM outbox WHERE id = ? AND status = 'pending'"
+                f" {self.FOR_UPDATE}",
+                (delivery_id,),
+            )
+            if row is None:
+                return None
+            holder, until = row
+            if holder and holder != owner and until > now and not is_stale(holder):
+                return None
+            sql.run(
+                "UPDATE outbox SET claimed_by = ?, claimed_until = ? WHERE id = ?",
+                (owner, now + lease, delivery_id),
+            )
+            found = sql.one(
+                f"SELECT {DELIVERY_COLUMNS} FROM outbox o WHERE o.id = ?", (delivery_id,)
+            )
+            return delivery_from(found)
+
+    def delivered(self, delivery_id: int) -> None:
+        with self._transaction() as sql:
+            sql.run("DELETE FROM outbox WHERE id = ?", (delivery_id,))
+
+    def retry_later(self, delivery_id: int, *, at: float, status: int | None, error: str) -> None:
+        with self._transaction() as sql:
+            sql.run(
+                "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?,"
+                " last_status = ?, last_error = ?, claimed_by = NULL, claimed_until = NULL"
+                " WHERE id = ?",
+                (at, status, error[:500], delivery_id),
+            )
+
+    def dead_letter(self, delivery_id: int, *, status: int | None, error: str) -> None:
+        with self._transaction() as sql:
+            sql.run(
+                "UPDATE outbox SET status = 'dead', attempts = attempts + 1, last_status = ?,"
+                " last_error = ?, claimed_by = NULL, claimed_until = NULL WHERE id = ?",
+                (status, error[:500], delivery_id),
+            )
+
+    def dead_letters(self, tenant: str | None = None) -> list[Delivery]:
+        with self._transaction(write=False) as sql:
+            return _dead(sql, tenant)
+
+    def replay(
+        self, delivery_ids: t.Sequence[int] | None, *, tenant: str | None, now: float
+    ) -> int:
+        with self._transaction() as sql:
+            chosen = [d.id for d in _dead(sql, tenant)]
+            if delivery_ids is not None:
+                wanted = set(delivery_ids)
+                chosen = [i for i in chosen if i in wanted]
+            sql.many(
+                "UPDATE outbox SET status = 'pending', attempts = 0, created_at = ?,"
+                " next_attempt_at = ?, last_status = NULL, last_error = NULL WHERE id = ?",
+                [(now, now, i) for i in chosen],
+            )
+            return len(chosen)
+
+    def ping(self) -> None:
+        with self._transaction(write=False) as sql:
+            sql.one("SELECT 1 FROM schema_version")
+
+
+def _dead(sql: Statements, tenant: str | None) -> list[Delivery]:
+    where, params = ("AND s.tenant = ?", (tenant,)) if tenant is not None else ("", ())
+    rows = sql.all(
+        f"SELECT {DELIVERY_COLUMNS} FROM outbox o JOIN subscriptions s ON s.id = o.subscription_id"
+        f" WHERE o.status = 'dead' {where} ORDER BY o.id",
+        params,
+    )
+    return [delivery_from(row) for row in rows]
+
+
+def _feed_lock(key: FeedKey) -> str:
+    return "\x1f".join(("feed", key.tenant, key.platform, key.consumer, key.handle))
+
+
+class SQLFeedTransaction(FeedTransaction):
+    def __init__(self, sql: Statements, key: FeedKey, no_limit: str) -> None:
+        self.sql = sql
+        self.key = key
+        self.no_limit = no_limit
+        row = sql.one(
+            "SELECT id, floor FROM feeds"
+            " WHERE tenant = ? AND platform = ? AND consumer = ? AND handle = ?",
+            (key.tenant, key.platform, key.consumer, key.handle),
+        )
+        self.feed_id: int | None = row[0] if row else None
+        self.state = FeedState(floor=row[1]) if row else None
+
+    def create(self, floor: int) -> None:
+        row = self.sql.one(
+            "INSERT INTO feeds (tenant, platform, consumer, handle, floor, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+            (
+                self.key.tenant,
+                self.key.platform,
+                self.key.consumer,
+                self.key.handle,
+                floor,
+                time.time(),
+            ),
+        )
+        self.feed_id = row[0]
+        self.state = FeedState(floor=floor)
+
+    def seen(self, video_ids: t.Iterable[str]) -> set[str]:
+        ids = list(dict.fromkeys(video_ids))
+        if self.feed_id is None or not ids:
+            return set()
+        found: set[str] = set()
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            rows = self.sql.all(
+                "SELECT video_id FROM seen_videos"
+                f" WHERE feed_id = ? AND video_id IN ({_marks(len(chunk))})",
+                (self.feed_id, *chunk),
+            )
+            found.update(row[0] for row in rows)
+        return found
+
+    def remember(self, videos: t.Sequence[Observed], now: float) -> None:
+        if self.feed_id is None:
+            raise RuntimeError("remember() before create()")
+        self.sql.many(
+            "INSERT INTO seen_videos (feed_id, video_id, created_at, first_seen_at, last_seen_at)"
+            " VALUES (?, ?, ?, ?, ?)"
+            " ON CONFLICT (feed_id, video_id) DO UPDATE SET last_seen_at = excluded.last_seen_at",
+            list(
+                {
+                    v.video_id: (self.feed_id, v.video_id, v.created_at, now, now) for v in videos
+                }.values()
+            ),
+        )
+
+    def prune(self, keep: int) -> int:
+        if self.feed_id is None or self.state is None:
+            return 0
+        doomed = self.sql.all(
+            "SELECT video_id, created_at FROM seen_videos WHERE feed_id = ?"
+            f" ORDER BY last_seen_at DESC, created_at DESC {self.no_limit} OFFSET ?",
+            (self.feed_id, keep),
+        )
+        if not doomed:
+            return 0
+        self.sql.many(
+            "DELETE FROM seen_videos WHERE feed_id = ? AND video_id = ?",
+            [(self.feed_id, video_id) for video_id, _ in doomed],
+        )
+        floor = max(self.state.floor, *(created for _, created in doomed))
+        self.sql.run("UPDATE feeds SET floor = ? WHERE id = ?", (floor, self.feed_id))
+        self.state = FeedState(floor=floor)
+        return len(doomed)
+
+    def enqueue(self, subscription_id: str, items: t.Sequence[tuple[str, str]], now: float) -> None:
+        self.sql.many(
+            "INSERT INTO outbox (subscription_id, video_id, webhook_id, payload, created_at,"
+            " next_attempt_at) VALUES (?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (subscription_id, video_id) DO NOTHING",
+            [
+                (subscription_id, video_id, f"msg_{subscription_id}_{video_id}", payload, now, now)
+                for video_id, payload in items
+            ],
+        )
