@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import typing as t
 
@@ -44,6 +45,34 @@ def sandbox_url(sandbox_server: tuple[World, BackgroundServer], world: World) ->
 @pytest.fixture
 def db_url(tmp_path: t.Any) -> str:
     return f"sqlite:///{tmp_path / 'connector.db'}"
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> t.Iterator[str]:
+    from . import postgres
+
+    try:
+        with postgres.server() as url:
+            yield url
+    except LookupError as exc:
+        pytest.skip(str(exc))
+
+
+@pytest.fixture
+def postgres_url(postgres_server: str, request: pytest.FixtureRequest) -> str:
+    """A fresh, empty database for one test."""
+    from . import postgres
+
+    name = "t_" + hashlib.sha256(request.node.nodeid.encode()).hexdigest()[:16]
+    return postgres.new_database(postgres_server, name)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_db_url(request: pytest.FixtureRequest, tmp_path: t.Any) -> str:
+    """The same test on the embedded SQLite store and on PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'connector.db'}"
+    return t.cast(str, request.getfixturevalue("postgres_url"))
 
 
 @pytest.fixture

@@ -12,11 +12,14 @@ if t.TYPE_CHECKING:
 
 STORES: dict[str, str] = {
     "sqlite": "connector.store.sqlite:SQLiteStore",
+    "postgresql": "connector.store.postgres:PostgresStore",
+    "postgres": "connector.store.postgres:PostgresStore",
+    "postgresql+psycopg": "connector.store.postgres:PostgresStore",
 }
 
 
 def open_store(url: str, **options: t.Any) -> Store:
-    """The store for ``url`` (``sqlite:///path``), migrated and ready.
+    """The store for ``url`` (``sqlite:///path`` or ``postgresql://...``), migrated and ready.
 
     :raises ConfigError: for a scheme no store handles.
     """
@@ -26,4 +29,10 @@ def open_store(url: str, **options: t.Any) -> Store:
         raise ConfigError(
             f"No store for database URL scheme {scheme!r}; supported: {', '.join(sorted(STORES))}"
         )
-    return t.cast("Store", import_string(target)(url, **options))
+    try:
+        store_class = import_string(target)
+    except ImportError as exc:
+        raise ConfigError(
+            f"The {scheme} store needs an extra: pip install 'tiktok-connector[postgres]' ({exc})"
+        ) from exc
+    return t.cast("Store", store_class(url, **options))

@@ -1,0 +1,166 @@
+"""PostgreSQL store: shared state for several workers, several machines or AWS Lambda.
+
+psycopg 3 with a connection pool. A feed's read-modify-write holds a transaction-scoped
+advisory lock on the feed, so two workers never both see a video as new; claims use row
+locks (``FOR UPDATE``, ``SKIP LOCKED`` for watches, so workers split the due handles).
+The schema is created and migrated by the connector itself, under an advisory lock so that
+workers starting together migrate once. ``sslmode`` and every other libpq parameter in
+the URL are honoured.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import typing as t
+
+import psycopg
+import psycopg_pool
+
+from ..errors import ConfigError, StoreUnavailable
+from ._sql import SQLStore, Statements
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: feeds and their seen ids.
+    """
+    CREATE TABLE feeds (
+        id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        tenant TEXT NOT NULL,
+        platform TEXT NOT NULL,
+        consumer TEXT NOT NULL,
+        handle TEXT NOT NULL,
+        floor BIGINT NOT NULL,
+        created_at DOUBLE PRECISION NOT NULL,
+        UNIQUE (tenant, platform, consumer, handle)
+    );
+    CREATE TABLE seen_videos (
+        feed_id BIGINT NOT NULL REFERENCES feeds (id) ON DELETE CASCADE,
+        video_id TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        first_seen_at DOUBLE PRECISION NOT NULL,
+        last_seen_at DOUBLE PRECISION NOT NULL,
+        PRIMARY KEY (feed_id, video_id)
+    );
+    CREATE INDEX seen_videos_by_recency ON seen_videos (feed_id, last_seen_at, created_at);
+    """,
+    # 2: instant triggers: sealed tenant keys, subscriptions and the delivery outbox.
+    """
+    CREATE TABLE tenant_keys (
+        tenant TEXT PRIMARY KEY,
+        sealed BYTEA NOT NULL,
+        updated_at DOUBLE PRECISION NOT NULL
+    );
+    CREATE TABLE subscriptions (
+        id TEXT PRIMARY KEY,
+        tenant TEXT NOT NULL,
+        platform TEXT NOT NULL,
+        provider TEXT,
+        consumer TEXT NOT NULL,
+        handle TEXT NOT NULL,
+        event TEXT NOT NULL,
+        target_url TEXT NOT NULL,
+        sealed_secret BYTEA NOT NULL,
+        created_at DOUBLE PRECISION NOT NULL
+    );
+    CREATE INDEX subscriptions_by_tenant ON subscriptions (tenant);
+    CREATE TABLE outbox (
+        id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        subscription_id TEXT NOT NULL REFERENCES subscriptions (id) ON DELETE CASCADE,
+        video_id TEXT NOT NULL,
+        webhook_id TEXT NOT NULL UNIQUE,
+        payload TEXT NOT NULL,
+        status TEXT NOT NULL DEFAULT 'pending',
+        attempts INTEGER NOT NULL DEFAULT 0,
+        created_at DOUBLE PRECISION NOT NULL,
+        next_attempt_at DOUBLE PRECISION NOT NULL,
+        claimed_by TEXT,
+        claimed_until DOUBLE PRECISION,
+        last_status INTEGER,
+        last_error TEXT,
+        UNIQUE (subscription_id, video_id)
+    );
+    CREATE INDEX outbox_by_status ON outbox (status, subscription_id, id);
+    """,
+    # 3: watches, so that workers split the handles to poll.
+    """
+    CREATE TABLE watches (
+        tenant TEXT NOT NULL,
+        provider TEXT NOT NULL,
+        handle TEXT NOT NULL,
+        last_polled_at DOUBLE PRECISION,
+        claimed_by TEXT,
+        claimed_until DOUBLE PRECISION,
+        PRIMARY KEY (tenant, provider, handle)
+    );
+    INSERT INTO watches (tenant, provider, handle)
+        SELECT DISTINCT tenant, coalesce(provider, ''), handle FROM subscriptions;
+    """,
+)
+
+_MIGRATION_LOCK = 7_345_190_021  # any constant shared by every worker
+
+
+def _lock_id(name: str) -> int:
+    """A signed 64-bit advisory lock id for ``name``."""
+    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+
+
+class PostgresStore(SQLStore):
+    backend = "postgresql"
+    FOR_UPDATE = "FOR UPDATE"
+    SKIP_LOCKED = "FOR UPDATE SKIP LOCKED"
+    NO_LIMIT = "LIMIT ALL"
+
+    def __init__(self, url: str, *, busy_timeout: float = 15.0, pool_size: int = 10) -> None:
+        conninfo = url.replace("postgresql+psycopg://", "postgresql://", 1)
+        try:
+            psycopg.conninfo.conninfo_to_dict(conninfo)
+        except psycopg.ProgrammingError as exc:
+            raise ConfigError(f"Not a PostgreSQL URL: {exc}") from None
+        self.busy_timeout = busy_timeout
+        self.pool = psycopg_pool.ConnectionPool(
+            conninfo,
+            min_size=1,
+            max_size=pool_size,
+            timeout=busy_timeout,
+            open=False,
+            kwargs={"connect_timeout": max(1, int(busy_timeout))},
+        )
+        try:
+            self.pool.open(wait=True, timeout=busy_timeout)
+        except psycopg_pool.PoolTimeout as exc:
+            self.pool.close()
+            raise StoreUnavailable(f"Cannot reach PostgreSQL: {exc}") from exc
+        self.migrate()
+
+    @contextlib.contextmanager
+    def _transaction(
+        self, *, write: bool = True, lock: str | None = None
+    ) -> t.Iterator[Statements]:
+        try:
+            with self.pool.connection() as conn, conn.transaction():
+                if lock is not None:
+                    conn.execute("SELECT pg_advisory_xact_lock(%s)", (_lock_id(lock),))
+                yield Statements(conn, "%s")
+        except (psycopg.OperationalError, psycopg_pool.PoolTimeout) as exc:
+            raise StoreUnavailable(
+                "The store could not be reached or was busy; nothing was recorded."
+            ) from exc
+        except psycopg.errors.SerializationFailure as exc:
+            raise StoreUnavailable("The store was busy; nothing was recorded.") from exc
+
+    def migrate(self) -> int:
+        """Apply pending migrations once, whichever worker gets there first."""
+        with self._transaction() as sql:
+            sql.run("SELECT pg_advisory_xact_lock(?)", (_MIGRATION_LOCK,))
+            sql.run("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+            current = sql.one("SELECT max(version) FROM schema_version")[0] or 0
+            for version, script in enumerate(MIGRATIONS, start=1):
+                if version > current:
+                    for statement in filter(str.strip, script.split(";")):
+                        sql.run(statement)
+                    sql.run("INSERT INTO schema_version (version) VALUES (?)", (version,))
+            return len(MIGRATIONS)
+
+    def close(self) -> None:
+        self.pool.close()
