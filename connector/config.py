@@ -46,6 +46,8 @@ DEFAULTS: dict[str, t.Any] = {
     # Seconds before a watched handle is polled again, however many cycles run (several
     # workers, or cron and the scheduler at once, split the due handles between them).
     "POLL_MIN_GAP": 30.0,
+    # Watched handles a worker claims at a time within a cycle.
+    "POLL_BATCH": 10,
     # Let webhook targets be http:// or resolve to private, loopback or link-local addresses.
     "ALLOW_PRIVATE_TARGETS": False,
     # Seconds one webhook delivery may take.
@@ -68,6 +70,7 @@ DEFAULTS: dict[str, t.Any] = {
 def validate(config: t.Mapping[str, t.Any]) -> None:
     """Fail start-up with :class:`ConfigError` on a setting that cannot work."""
     positive = (
+        "POLL_BATCH",
         "DELIVERY_TIMEOUT",
         "DELIVERY_FIRST_RETRY",
         "DELIVERY_MAX_DELAY",

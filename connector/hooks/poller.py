@@ -52,22 +52,28 @@ def run_cycle(rt: Runtime, *, deliverer: Deliverer | None = None) -> CycleReport
     report = CycleReport()
     store = rt.store
     owner = worker_id()
+    # Due means "not polled since before this cycle began (minus the gap)", so a handle
+    # polled in this cycle is not claimed again by the loop below.
     started = time.time()
-    watched = store.claim_watches(
+    lease = float(rt.config["UPSTREAM_TIMEOUT"]) * (rt.poll_settings.max_pages + 1) + 60
+    by_watch: dict[WatchKey, list[Subscription]] | None = None
+    # Claim a few at a time, so that workers running cycles at once share the work.
+    while keys := store.claim_watches(
         owner,
         now=started,
-        lease=float(rt.config["UPSTREAM_TIMEOUT"]) * (rt.poll_settings.max_pages + 1) + 60,
+        lease=lease,
         min_gap=float(rt.config["POLL_MIN_GAP"]),
+        limit=int(rt.config["POLL_BATCH"]),
         is_stale=is_stale,
-    )
-    if watched:
-        by_watch: dict[WatchKey, list[Subscription]] = {}
-        for subscription in store.subscriptions():
-            by_watch.setdefault(subscription.watch, []).append(subscription)
-        for key in watched:
+    ):
+        if by_watch is None:
+            by_watch = {}
+            for subscription in store.subscriptions():
+                by_watch.setdefault(subscription.watch, []).append(subscription)
+        for key in keys:
             report.watched += 1
             try:
-                report.queued += _poll_handle(rt, by_watch.get(key, []))
+                report.queued += _poll_handle(rt, by_watch.get(key) or _watchers(rt, key))
             except ConnectorError as exc:
                 report.failed += 1
                 log.warning(
@@ -82,6 +88,11 @@ def run_cycle(rt: Runtime, *, deliverer: Deliverer | None = None) -> CycleReport
     report.delivery = (deliverer or Deliverer(rt)).run()
     log.info("poll cycle: %s", report.as_dict())
     return report
+
+
+def _watchers(rt: Runtime, key: WatchKey) -> list[Subscription]:
+    """Subscriptions of a watch created since the cycle listed them."""
+    return [s for s in rt.store.subscriptions(key.tenant) if s.watch == key]
 
 
 def _poll_handle(rt: Runtime, watchers: list[Subscription]) -> int:

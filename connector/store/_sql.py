@@ -205,6 +205,7 @@ class SQLStore(Store):
         now: float,
         lease: float,
         min_gap: float,
+        limit: int = 1000,
         is_stale: t.Callable[[str], bool] = lambda owner: False,
     ) -> list[WatchKey]:
         with self._transaction() as sql:
@@ -215,7 +216,9 @@ class SQLStore(Store):
                 f" {self.SKIP_LOCKED}",
                 (now - min_gap,),
             )
-            free = [row[:3] for row in rows if row[3] is None or row[4] < now or is_stale(row[3])]
+            free = [row[:3] for row in rows if row[3] is None or row[4] < now or is_stale(row[3])][
+                :limit
+            ]
             sql.many(
                 "UPDATE watches SET claimed_by = ?, claimed_until = ?"
                 " WHERE tenant = ? AND provider = ? AND handle = ?",

@@ -180,9 +180,10 @@ class Store:
         now: float,
         lease: float,
         min_gap: float,
+        limit: int = 1000,
         is_stale: t.Callable[[str], bool] = lambda owner: False,
     ) -> list[WatchKey]:
-        """Claim every watch due for a poll: not polled for ``min_gap`` seconds and not
+        """Claim up to ``limit`` watches due for a poll: not polled for ``min_gap`` seconds and not
         claimed by another worker (unless its claim expired or ``is_stale`` says that worker
         is gone). Workers running cycles at once split the due watches; each is claimed by
         one."""
