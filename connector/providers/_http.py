@@ -7,8 +7,11 @@ import typing as t
 import httpx
 
 from ..errors import (
+    ProviderAuthFailed,
     ProviderError,
     ProviderInvalidResponse,
+    ProviderOutOfCredits,
+    ProviderRateLimited,
     ProviderTimeout,
     ProviderUnavailable,
 )
@@ -73,3 +76,34 @@ def retry_after_seconds(response: httpx.Response, default: int) -> int:
     if value.isdigit():
         return max(1, min(int(value), 3600))
     return default
+
+
+def error_for_status(
+    response: httpx.Response,
+    message: str,
+    *,
+    label: str,
+    statuses: t.Mapping[int, type[ProviderError]],
+    default_retry_after: int,
+) -> ProviderError:
+    """The connector error for an upstream error answer.
+
+    :param statuses: the provider's documented statuses and what each means; other 5xx are
+        upstream failures, anything else unexpected.
+    """
+    status = response.status_code
+    error_class = statuses.get(status) or (ProviderUnavailable if status >= 500 else ProviderError)
+    text = f"{label}: {message}"
+    if error_class is ProviderRateLimited:
+        return ProviderRateLimited(
+            text, retry_after=retry_after_seconds(response, default_retry_after)
+        )
+    if error_class is ProviderAuthFailed:
+        text += " Check the API key of this connection."
+    elif error_class is ProviderOutOfCredits:
+        text += f" Top up the {label} account (or add a payment method), then retry."
+    elif error_class is ProviderUnavailable:
+        text += f" (upstream {status})"
+    elif error_class is ProviderError:
+        text += f" (unexpected upstream status {status})"
+    return error_class(text)

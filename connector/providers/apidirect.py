@@ -10,19 +10,15 @@ from __future__ import annotations
 
 import typing as t
 
-import httpx
-
 from ..errors import (
     ProviderAuthFailed,
-    ProviderError,
     ProviderNotFound,
     ProviderOutOfCredits,
     ProviderRateLimited,
     ProviderRejectedInput,
-    ProviderUnavailable,
 )
 from ..schemas import VideoSchema
-from ._http import retry_after_seconds, send_json
+from ._http import send_json
 from ._mapping import (
     hashtags_from,
     id_string,
@@ -48,6 +44,14 @@ class APIDirectProvider(Provider):
     )
     default_base_url = "https://apidirect.io"
     concurrency_limit = 3
+    error_statuses = {
+        400: ProviderRejectedInput,
+        401: ProviderAuthFailed,
+        402: ProviderOutOfCredits,
+        403: ProviderAuthFailed,
+        404: ProviderNotFound,  # code "not_found"
+        429: ProviderRateLimited,  # past 3 simultaneous requests
+    }
 
     def get_video(self, ref: VideoRef) -> dict[str, t.Any]:
         # The id is exact and short; a short link has only its URL.
@@ -75,25 +79,6 @@ class APIDirectProvider(Provider):
                 headers={"X-API-Key": self.api_key},
                 params=params,
             )
-
-    def _error(self, response: httpx.Response, message: str) -> ProviderError:
-        status = response.status_code
-        text = f"{self.label}: {message}"
-        if status == 400:
-            return ProviderRejectedInput(text)
-        if status in (401, 403):
-            return ProviderAuthFailed(f"{text} Check the API key of this connection.")
-        if status == 402:
-            return ProviderOutOfCredits(f"{text} Add a payment method or wait for the free tier.")
-        if status == 404:
-            return ProviderNotFound(text)
-        if status == 429:
-            return ProviderRateLimited(
-                text, retry_after=retry_after_seconds(response, self.default_retry_after)
-            )
-        if status >= 500:
-            return ProviderUnavailable(f"{text} (upstream {status})")
-        return ProviderError(f"{text} (unexpected upstream status {status})")
 
     def _map_video(self, video: dict[str, t.Any]) -> dict[str, t.Any]:
         handle = video.get("author")

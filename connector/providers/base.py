@@ -7,9 +7,12 @@ import dataclasses
 import enum
 import typing as t
 
+from ._http import error_for_status
+
 if t.TYPE_CHECKING:
     import httpx
 
+    from ..errors import ProviderError
     from ..links import VideoRef
     from .limits import ConcurrencyLimits
 
@@ -70,6 +73,8 @@ class Provider:
     default_base_url: t.ClassVar[str]
     #: Simultaneous requests per endpoint per key that upstream allows; None for no limit.
     concurrency_limit: t.ClassVar[int | None] = None
+    #: The upstream's documented error statuses and the connector error each becomes.
+    error_statuses: t.ClassVar[t.Mapping[int, type[ProviderError]]] = {}
 
     def __init__(
         self,
@@ -110,6 +115,16 @@ class Provider:
         :raises ProviderAuthFailed: when it does not.
         """
         raise NotImplementedError
+
+    def _error(self, response: httpx.Response, message: str) -> ProviderError:
+        """The connector error for one of upstream's error answers."""
+        return error_for_status(
+            response,
+            message,
+            label=self.label,
+            statuses=self.error_statuses,
+            default_retry_after=self.default_retry_after,
+        )
 
     @contextlib.contextmanager
     def slot(self, endpoint: str) -> t.Iterator[None]:

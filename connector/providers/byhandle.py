@@ -12,18 +12,14 @@ import datetime as dt
 import typing as t
 import urllib.parse
 
-import httpx
-
 from ..errors import (
     ProviderAuthFailed,
-    ProviderError,
     ProviderNotFound,
     ProviderRateLimited,
     ProviderRejectedInput,
-    ProviderUnavailable,
 )
 from ..schemas import ProfileSchema, VideoSchema
-from ._http import retry_after_seconds, send_json
+from ._http import send_json
 from ._mapping import (
     dig,
     hashtags_from,
@@ -47,6 +43,13 @@ class ByHandleProvider(Provider):
     label = "TikTok By-Handle API"
     capabilities = frozenset({Capability.PROFILE, Capability.VIDEO_BY_HANDLE_AND_ID})
     default_base_url = "https://wv2h4to5qa.execute-api.us-east-2.amazonaws.com/dev/tiktok"
+    error_statuses = {
+        400: ProviderRejectedInput,
+        401: ProviderAuthFailed,
+        403: ProviderAuthFailed,  # API Gateway's answer to a missing or unknown key
+        404: ProviderNotFound,
+        429: ProviderRateLimited,
+    }
 
     def get_profile(self, handle: str) -> dict[str, t.Any]:
         body = require_dict(self._get(f"/user/{_segment(handle)}"), self.label)
@@ -75,23 +78,6 @@ class ByHandleProvider(Provider):
             to_error=self._error,
             headers={"x-api-key": self.api_key},
         )
-
-    def _error(self, response: httpx.Response, message: str) -> ProviderError:
-        status = response.status_code
-        text = f"{self.label}: {message}"
-        if status in (401, 403):
-            return ProviderAuthFailed(f"{text} Check the API key of this connection.")
-        if status == 400:
-            return ProviderRejectedInput(text)
-        if status == 404:
-            return ProviderNotFound(text)
-        if status == 429:
-            return ProviderRateLimited(
-                text, retry_after=retry_after_seconds(response, self.default_retry_after)
-            )
-        if status >= 500:
-            return ProviderUnavailable(f"{text} (upstream {status})")
-        return ProviderError(f"{text} (unexpected upstream status {status})")
 
     def _map_profile(self, body: dict[str, t.Any], handle: str) -> dict[str, t.Any]:
         user = body.get("user")

@@ -8,20 +8,16 @@ from __future__ import annotations
 
 import typing as t
 
-import httpx
-
 from ..errors import (
     ProviderAuthFailed,
-    ProviderError,
     ProviderInvalidResponse,
     ProviderNotFound,
     ProviderOutOfCredits,
     ProviderRateLimited,
     ProviderRejectedInput,
-    ProviderUnavailable,
 )
 from ..schemas import ProfileSchema, VideoSchema
-from ._http import retry_after_seconds, send_json
+from ._http import send_json
 from ._mapping import (
     dig,
     first_url,
@@ -45,6 +41,14 @@ class DumplingAIProvider(Provider):
     name = "dumplingai"
     label = "DumplingAI"
     default_base_url = "https://app.dumplingai.com"
+    error_statuses = {
+        400: ProviderRejectedInput,
+        401: ProviderAuthFailed,
+        403: ProviderOutOfCredits,
+        404: ProviderNotFound,
+        429: ProviderRateLimited,
+        503: ProviderRateLimited,  # "Rate limit exceeded. Please try again later."
+    }
     # Video by id works through a canonical URL built from the id.
     capabilities = frozenset(Capability)
 
@@ -95,25 +99,6 @@ class DumplingAIProvider(Provider):
             headers={"Authorization": f"Bearer {self.api_key}"},
             json={**payload, "requestSource": self.request_source},
         )
-
-    def _error(self, response: httpx.Response, message: str) -> ProviderError:
-        status = response.status_code
-        text = f"{self.label}: {message}"
-        if status == 400:
-            return ProviderRejectedInput(text)
-        if status == 401:
-            return ProviderAuthFailed(f"{text} Check the API key of this connection.")
-        if status == 403:
-            return ProviderOutOfCredits(f"{text} Top up the {self.label} account, then retry.")
-        if status == 404:
-            return ProviderNotFound(text)
-        if status in (429, 503):
-            return ProviderRateLimited(
-                text, retry_after=retry_after_seconds(response, self.default_retry_after)
-            )
-        if status >= 500:
-            return ProviderUnavailable(f"{text} (upstream {status})")
-        return ProviderError(f"{text} (unexpected upstream status {status})")
 
     def _malformed(self) -> t.NoReturn:
         raise ProviderInvalidResponse(f"{self.label} returned data in an unexpected shape.")

@@ -76,6 +76,8 @@ class SQLStore(Store):
     SKIP_LOCKED: t.ClassVar[str] = ""
     #: How "no limit" is written before OFFSET.
     NO_LIMIT: t.ClassVar[str] = "LIMIT -1"
+    #: The backend's DDL, one script per schema version.
+    MIGRATIONS: t.ClassVar[tuple[str, ...]] = ()
 
     def _transaction(
         self, *, write: bool = True, lock: str | None = None
@@ -88,6 +90,19 @@ class SQLStore(Store):
         :raises StoreUnavailable: when the store is busy or unreachable.
         """
         raise NotImplementedError
+
+    def migrate(self) -> int:
+        """Apply pending migrations, once however many workers start together; idempotent.
+        Returns the schema version."""
+        with self._transaction(lock="schema migration") as sql:
+            sql.run("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+            current = sql.one("SELECT max(version) FROM schema_version")[0] or 0
+            for version, script in enumerate(self.MIGRATIONS, start=1):
+                if version > current:
+                    for statement in filter(str.strip, script.split(";")):
+                        sql.run(statement)
+                    sql.run("INSERT INTO schema_version (version) VALUES (?)", (version,))
+            return len(self.MIGRATIONS)
 
     # -- feeds ------------------------------------------------------------------------------
 

@@ -97,8 +97,6 @@ MIGRATIONS: tuple[str, ...] = (
     """,
 )
 
-_MIGRATION_LOCK = 7_345_190_021  # any constant shared by every worker
-
 
 def _lock_id(name: str) -> int:
     """A signed 64-bit advisory lock id for ``name``."""
@@ -110,6 +108,7 @@ class PostgresStore(SQLStore):
     FOR_UPDATE = "FOR UPDATE"
     SKIP_LOCKED = "FOR UPDATE SKIP LOCKED"
     NO_LIMIT = "LIMIT ALL"
+    MIGRATIONS = MIGRATIONS
 
     def __init__(self, url: str, *, busy_timeout: float = 15.0, pool_size: int = 10) -> None:
         conninfo = url.replace("postgresql+psycopg://", "postgresql://", 1)
@@ -148,19 +147,6 @@ class PostgresStore(SQLStore):
             ) from exc
         except psycopg.errors.SerializationFailure as exc:
             raise StoreUnavailable("The store was busy; nothing was recorded.") from exc
-
-    def migrate(self) -> int:
-        """Apply pending migrations once, whichever worker gets there first."""
-        with self._transaction() as sql:
-            sql.run("SELECT pg_advisory_xact_lock(?)", (_MIGRATION_LOCK,))
-            sql.run("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
-            current = sql.one("SELECT max(version) FROM schema_version")[0] or 0
-            for version, script in enumerate(MIGRATIONS, start=1):
-                if version > current:
-                    for statement in filter(str.strip, script.split(";")):
-                        sql.run(statement)
-                    sql.run("INSERT INTO schema_version (version) VALUES (?)", (version,))
-            return len(MIGRATIONS)
 
     def close(self) -> None:
         self.pool.close()

@@ -107,6 +107,7 @@ def path_from_url(url: str) -> str:
 
 class SQLiteStore(SQLStore):
     backend = "sqlite"
+    MIGRATIONS = MIGRATIONS
 
     def __init__(self, url: str, *, busy_timeout: float = 15.0) -> None:
         self.path = path_from_url(url)
@@ -154,15 +155,3 @@ class SQLiteStore(SQLStore):
             except sqlite3.OperationalError as exc:
                 conn.execute("ROLLBACK")
                 raise StoreUnavailable("The store could not commit; nothing was recorded.") from exc
-
-    def migrate(self) -> int:
-        """Apply pending migrations; idempotent. Returns the schema version."""
-        with self._transaction() as sql:
-            sql.run("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
-            current = sql.one("SELECT max(version) FROM schema_version")[0] or 0
-            for version, script in enumerate(MIGRATIONS, start=1):
-                if version > current:
-                    for statement in filter(str.strip, script.split(";")):
-                        sql.run(statement)
-                    sql.run("INSERT INTO schema_version (version) VALUES (?)", (version,))
-            return len(MIGRATIONS)
