@@ -111,12 +111,17 @@ class Deliverer:
         self.timeout = float(config["DELIVERY_TIMEOUT"])
         self.allow_private = bool(config["ALLOW_PRIVATE_TARGETS"])
         self.workers = int(config["DELIVERY_WORKERS"])
+        self._owns_client = client is None
         self.client = client or httpx.Client(
             timeout=self.timeout,
             follow_redirects=False,
             headers={"User-Agent": "tiktok-connector-webhooks"},
         )
         self.rng = random.Random()
+
+    def close(self) -> None:
+        if self._owns_client:
+            self.client.close()
 
     def run(self, *, max_per_subscription: int = 100) -> DeliveryReport:
         """Deliver what is due, each subscription in order, subscriptions in parallel."""

@@ -85,7 +85,14 @@ def run_cycle(rt: Runtime, *, deliverer: Deliverer | None = None) -> CycleReport
                 )
             finally:
                 store.release_watch(key, owner, polled_at=time.time())
-    report.delivery = (deliverer or Deliverer(rt)).run()
+    if deliverer is not None:
+        report.delivery = deliverer.run()
+    else:
+        own = Deliverer(rt)
+        try:
+            report.delivery = own.run()
+        finally:
+            own.close()
     log.info("poll cycle: %s", report.as_dict())
     return report
 
