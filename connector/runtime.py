@@ -83,7 +83,7 @@ class Runtime:
         self.limits = ConcurrencyLimits()
         secret = config.get("SECRET_KEY")
         self._sealer = Sealer(str(secret)) if secret else None
-        if self._sealer is None and self.store.subscriptions():
+        if self._sealer is None and self.store.has_subscriptions():
             raise ConfigError(
                 "Webhook subscriptions exist, so CONNECTOR_SECRET_KEY must be set (the one "
                 "they were created with) to poll on their behalf."

@@ -97,7 +97,9 @@ def test_concurrent_feed_transactions_never_both_see_a_video_as_new(store: Store
 
 
 def test_subscriptions_their_keys_and_watches(store: Store) -> None:
+    assert not store.has_subscriptions()
     add(store, subscription("sub_1"), baseline=[Observed("9", 9)])
+    assert store.has_subscriptions()
     add(store, subscription("sub_2"))
     add(store, subscription("sub_3", tenant="tenant-b"))
     assert [s.id for s in store.subscriptions("tenant-a")] == ["sub_1", "sub_2"]

@@ -176,6 +176,10 @@ class SQLStore(Store):
             )
             return subscription_from(row) if row else None
 
+    def has_subscriptions(self) -> bool:
+        with self._transaction(write=False) as sql:
+            return sql.one("SELECT 1 FROM subscriptions LIMIT 1") is not None
+
     def remove_subscription(self, subscription_id: str) -> bool:
         with self._transaction() as sql:
             row = sql.one(

@@ -162,6 +162,10 @@ class Store:
     def subscription(self, subscription_id: str) -> Subscription | None:
         raise NotImplementedError
 
+    def has_subscriptions(self) -> bool:
+        """Whether any subscription exists (cheap: read at start-up)."""
+        raise NotImplementedError
+
     def remove_subscription(self, subscription_id: str) -> bool:
         """Remove it with its feed and its undelivered outbox; remove the tenant's sealed key
         with its last subscription. Returns whether it existed."""

@@ -13,7 +13,7 @@ import time
 import typing as t
 
 from ..errors import ProviderInvalidResponse
-from ..store import FeedKey, FeedState, FeedTransaction, Observed
+from ..store import FeedKey, FeedTransaction, Observed
 
 if t.TYPE_CHECKING:
     from ..providers.base import VideoLister
@@ -142,4 +142,4 @@ def _newest_first(videos: list[Video]) -> list[Video]:
     return sorted(videos, key=lambda v: (v.get("created_at_timestamp") or 0, v["id"]), reverse=True)
 
 
-__all__ = ["FeedKey", "FeedState", "PollSettings", "decide", "fetch", "poll", "sample"]
+__all__ = ["PollSettings", "baseline_floor", "decide", "fetch", "poll", "sample"]
