@@ -44,5 +44,27 @@ n8n import:workflow --input="$work/workflow.json"
 n8n execute --id=tiktokGetVideoHttp --rawOutput | tee "$work/output.json"
 
 grep -q '"provider": *"dumplingai"' "$work/output.json"
-grep -q 'requestSource.*N8N\|N8N' "$work/connector.log" || true
+
+# The community node, loaded from N8N_CUSTOM_EXTENSIONS (node types "CUSTOM.<name>"), with
+# credentials of its own type.
+cat >"$work/credentials.json" <<JSON
+[{"id": "tiktokE2eCred", "name": "TikTok Connector API", "type": "tikTokConnectorApi",
+  "data": {"baseUrl": "http://127.0.0.1:$port", "apiKey": "n8n-e2e-key"}}]
+JSON
+cat >"$work/node-workflow.json" <<'JSON'
+{"id": "tiktokNodeE2e", "name": "TikTok community node e2e", "active": false,
+ "settings": {"executionOrder": "v1"},
+ "nodes": [
+  {"id": "manual", "name": "Start", "type": "n8n-nodes-base.manualTrigger", "typeVersion": 1,
+   "position": [0, 0], "parameters": {}},
+  {"id": "profile", "name": "Get Profile", "type": "CUSTOM.tikTokConnector", "typeVersion": 1,
+   "position": [220, 0], "parameters": {"operation": "get_profile", "handle": "@n8n.e2e"},
+   "credentials": {"tikTokConnectorApi": {"id": "tiktokE2eCred", "name": "TikTok Connector API"}}}
+ ],
+ "connections": {"Start": {"main": [[{"node": "Get Profile", "type": "main", "index": 0}]]}}}
+JSON
+n8n import:credentials --input="$work/credentials.json"
+n8n import:workflow --input="$work/node-workflow.json"
+n8n execute --id=tiktokNodeE2e --rawOutput | tee "$work/node-output.json"
+grep -q '"handle": *"n8n.e2e"' "$work/node-output.json"
 echo "n8n e2e: ok"
