@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import typing as t
+
 from flask import current_app, g, request
 
 from ..errors import InvalidInput, MissingCredentials
@@ -10,7 +12,7 @@ from ..runtime import Caller, Runtime
 
 
 def runtime() -> Runtime:
-    return current_app.extensions["connector"]  # type: ignore[no-any-return]
+    return t.cast(Runtime, current_app.extensions["connector"])
 
 
 def current_caller() -> Caller:

@@ -6,7 +6,7 @@ with no key and no network; tests run it as a real server on 127.0.0.1.
 
 from __future__ import annotations
 
-from flask import Flask, jsonify
+from flask import Flask, Response, jsonify
 from werkzeug.exceptions import HTTPException
 
 from .world import Fault, World
@@ -28,8 +28,10 @@ def create_sandbox_app(world: World | None = None) -> Flask:
     app.register_blueprint(control.blp)
 
     @app.errorhandler(HTTPException)
-    def as_json(error: HTTPException) -> tuple[object, int]:
-        return jsonify({"error": error.description}), error.code or 500
+    def as_json(error: HTTPException) -> Response:
+        response = jsonify({"error": error.description})
+        response.status_code = error.code or 500
+        return response
 
     return app
 

@@ -14,7 +14,7 @@ ErrorResponder = t.Callable[[int, str, "dict[str, str] | None"], Response]
 
 
 def world() -> World:
-    return current_app.extensions["sandbox_world"]  # type: ignore[no-any-return]
+    return t.cast(World, current_app.extensions["sandbox_world"])
 
 
 def json_response(

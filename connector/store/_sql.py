@@ -56,7 +56,19 @@ class Statements:
 
 
 def subscription_from(row: t.Sequence[t.Any]) -> Subscription:
-    return Subscription(*row[:8], secret_ciphertext=bytes(row[8]), created_at=row[9])
+    sub_id, tenant, platform, provider, consumer, handle, event, target_url, secret, created = row
+    return Subscription(
+        id=sub_id,
+        tenant=tenant,
+        platform=platform,
+        provider=provider,
+        consumer=consumer,
+        handle=handle,
+        event=event,
+        target_url=target_url,
+        secret_ciphertext=bytes(secret),
+        created_at=created,
+    )
 
 
 def delivery_from(row: t.Sequence[t.Any]) -> Delivery:
