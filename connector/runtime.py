@@ -13,6 +13,7 @@ from .crypto import Sealer
 from .errors import ConfigError, InvalidInput, NotConfigured
 from .platforms import tenant_for
 from .providers import PROVIDERS, ConcurrencyLimits, FailoverProvider, provider_class
+from .providers.limits import SlotLimiter
 from .store import open_store
 from .triggers.new_video import PollSettings
 
@@ -80,7 +81,10 @@ class Runtime:
             seen_ids_per_feed=int(config["SEEN_IDS_PER_FEED"]),
             sample_size=int(config["SAMPLE_SIZE"]),
         )
-        self.limits = ConcurrencyLimits()
+        # A store that can limit across workers (PostgreSQL) does; otherwise, per process.
+        self.limits: SlotLimiter = (
+            self.store if isinstance(self.store, SlotLimiter) else ConcurrencyLimits()
+        )
         secret = config.get("SECRET_KEY")
         self._sealer = Sealer(str(secret)) if secret else None
         if self._sealer is None and self.store.has_subscriptions():

@@ -389,3 +389,27 @@ def test_auth_test_works_for_every_provider(
     assert response.status_code == status
     if status == 200:
         assert response.json()["provider"] == provider
+
+
+def test_apidirects_limit_holds_across_workers_sharing_postgres(
+    postgres_url: str, make_app: t.Any, world: World
+) -> None:
+    """Two apps (two workers' worth of process-local state) on one PostgreSQL: together they
+    never have more than 3 requests in flight for one key."""
+    world.latency["apidirect-video"] = 0.2
+    apps = [make_app(DATABASE_URL=postgres_url, UPSTREAM_TIMEOUT=10.0) for _ in range(2)]
+    ids = [video_id(world, index=i) for i in range(10)]
+
+    def get(index: int) -> int:
+        client = apps[index % 2].test_client()
+        response = client.post(
+            "/v1/actions/get-video",
+            json={"video_id": ids[index]},
+            headers={"Authorization": f"Bearer {KEY}", "X-Provider": "apidirect"},
+        )
+        return response.status_code
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=10) as pool:
+        statuses = list(pool.map(get, range(10)))
+    assert statuses == [200] * 10
+    assert world.max_in_flight[f"apidirect-video:{KEY}"] == 3

@@ -14,7 +14,7 @@ if t.TYPE_CHECKING:
 
     from ..errors import ProviderError
     from ..links import VideoRef
-    from .limits import ConcurrencyLimits
+    from .limits import SlotLimiter
 
 
 class Capability(enum.StrEnum):
@@ -83,7 +83,7 @@ class Provider:
         api_key: str,
         request_source: str,
         default_retry_after: int = 60,
-        limits: ConcurrencyLimits | None = None,
+        limits: SlotLimiter | None = None,
     ) -> None:
         self.client = client
         self.api_key = api_key

@@ -9,8 +9,20 @@ import typing as t
 from ..errors import ProviderRateLimited
 
 
+@t.runtime_checkable
+class SlotLimiter(t.Protocol):
+    """Holds one of a limited number of slots per key while an upstream call runs."""
+
+    def hold(
+        self, key: t.Hashable, limit: int, wait: float
+    ) -> contextlib.AbstractContextManager[None]: ...
+
+
 class ConcurrencyLimits:
-    """One bounded semaphore per key, created on first use; lives as long as the app."""
+    """Slots within one process: one bounded semaphore per key, created on first use.
+
+    Enough for one process; the PostgreSQL store limits across every worker sharing it.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import time
 import typing as t
 
 import psycopg
 import psycopg_pool
 
-from ..errors import ConfigError, StoreUnavailable
+from ..errors import ConfigError, ProviderRateLimited, StoreUnavailable
 from ._sql import SQLStore, Statements
 
 MIGRATIONS: tuple[str, ...] = (
@@ -103,6 +104,15 @@ def _lock_id(name: str) -> int:
     return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
 
 
+def _free_slot(conn: psycopg.Connection[t.Any], lock: int, limit: int) -> int | None:
+    """Take the first free slot of ``lock`` on this connection's session, if any."""
+    for number in range(limit):
+        row = conn.execute("SELECT pg_try_advisory_lock(%s, %s)", (lock, number)).fetchone()
+        if row is not None and row[0]:
+            return number
+    return None
+
+
 class PostgresStore(SQLStore):
     backend = "postgresql"
     FOR_UPDATE = "FOR UPDATE"
@@ -110,7 +120,7 @@ class PostgresStore(SQLStore):
     NO_LIMIT = "LIMIT ALL"
     MIGRATIONS = MIGRATIONS
 
-    def __init__(self, url: str, *, busy_timeout: float = 15.0, pool_size: int = 10) -> None:
+    def __init__(self, url: str, *, busy_timeout: float = 15.0, pool_size: int = 20) -> None:
         conninfo = url.replace("postgresql+psycopg://", "postgresql://", 1)
         try:
             psycopg.conninfo.conninfo_to_dict(conninfo)
@@ -147,6 +157,35 @@ class PostgresStore(SQLStore):
             ) from exc
         except psycopg.errors.SerializationFailure as exc:
             raise StoreUnavailable("The store was busy; nothing was recorded.") from exc
+
+    @contextlib.contextmanager
+    def hold(self, key: t.Hashable, limit: int, wait: float) -> t.Iterator[None]:
+        """Hold one of ``limit`` slots for ``key`` across every worker on this database.
+
+        A slot is a session advisory lock (key, slot number) on a pooled connection, kept
+        for the duration; a worker that dies loses its connection and so its slot.
+
+        :raises ProviderRateLimited: when no slot frees up within ``wait`` seconds.
+        """
+        lock = _lock_id(repr(key)) >> 32  # the two-int form takes 32-bit keys
+        deadline = time.monotonic() + wait
+        while True:
+            with self.pool.connection() as conn:
+                slot = _free_slot(conn, lock, limit)
+                conn.commit()
+                if slot is not None:
+                    try:
+                        yield
+                    finally:
+                        conn.execute("SELECT pg_advisory_unlock(%s, %s)", (lock, slot))
+                        conn.commit()
+                    return
+            if time.monotonic() >= deadline:
+                raise ProviderRateLimited(
+                    "Too many simultaneous requests for this upstream key; none finished in time.",
+                    retry_after=1,
+                )
+            time.sleep(0.05)
 
     def close(self) -> None:
         self.pool.close()
