@@ -48,13 +48,17 @@ class TikTokConnectorTrigger {
       consumer: String(this.getWorkflow().id || ''),
       sample: this.getMode() === 'manual',
     };
-    const videos = await this.helpers.httpRequestWithAuthentication.call(
-      this, "tikTokConnectorApi", {
+    const request = {
       method: "POST",
       url: `${String(credentials.baseUrl).replace(/\/+$/, '')}/v1/triggers/new-video`,
       body,
       json: true,
-    });
+    };
+    const videos = await this.helpers.httpRequestWithAuthentication.call(
+      this,
+      "tikTokConnectorApi",
+      request,
+    );
     if (!Array.isArray(videos) || videos.length === 0) {
       return null;
     }
