@@ -72,7 +72,7 @@ def test_four_workers_split_the_handles_and_deliver_each_video_once(
         },
         **{f"CONNECTOR_{k}": v for k, v in base_urls(sandbox_url).items()},
     }
-    world.latency["profile-videos"] = 0.1  # long enough for the workers to overlap
+    world.latency["profile-videos"] = 0.2  # long enough for the workers to overlap
     rng = random.Random(3)
     posted: dict[str, list[str]] = collections.defaultdict(list)
     worked: list[int] = []
