@@ -1,0 +1,90 @@
+"""Several gunicorn worker processes on one PostgreSQL store, as the README runs them."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import os
+import socket
+import subprocess
+import sys
+import time
+import typing as t
+from pathlib import Path
+
+import httpx
+import pytest
+
+from connector.sandbox import World, base_urls
+
+from .conftest import KEY
+
+GUNICORN = Path(sys.executable).parent / "gunicorn"
+PATH = "/v1/triggers/new-video"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def gunicorn(postgres_url: str, sandbox_url: str, tmp_path: Path) -> t.Iterator[str]:
+    if not GUNICORN.exists():
+        pytest.skip("gunicorn is not installed (the [server] extra)")
+    port = _free_port()
+    env = {
+        **os.environ,
+        "CONNECTOR_DATABASE_URL": postgres_url,
+        **{f"CONNECTOR_{k}": v for k, v in base_urls(sandbox_url).items()},
+    }
+    log = tmp_path / "gunicorn.log"
+    process = subprocess.Popen(
+        [
+            str(GUNICORN),
+            "--workers",
+            "3",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--error-logfile",
+            str(log),
+            "connector.wsgi:app",
+        ],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            assert process.poll() is None, log.read_text() if log.exists() else ""
+            try:
+                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def test_workers_never_return_a_video_twice(gunicorn: str, world: World) -> None:
+    headers = {"Authorization": f"Bearer {KEY}"}
+    with httpx.Client(base_url=gunicorn, headers=headers, timeout=30) as http:
+        assert http.get("/health").json()["store"] == "postgresql"
+        assert http.post(PATH, json={"handle": "creator"}).json() == []
+        delivered: list[str] = []
+        posted: list[str] = []
+        for _ in range(3):
+            posted.extend(world.post_video("creator").id for _ in range(3))
+            with concurrent.futures.ThreadPoolExecutor(max_workers=9) as pool:
+                responses = list(
+                    pool.map(lambda _: http.post(PATH, json={"handle": "creator"}), range(9))
+                )
+            for response in responses:
+                assert response.status_code == 200, response.text
+                delivered.extend(v["id"] for v in response.json())
+        assert sorted(delivered) == sorted(posted)
