@@ -13,6 +13,8 @@ from connector import create_app
 from connector.sandbox import Fault, World, base_urls, create_sandbox_app
 from connector.serving import BackgroundServer
 
+from .receiver import Receiver
+
 KEY = "sk_test_0123456789abcdef"
 
 
@@ -110,3 +112,26 @@ def live(app: t.Any) -> t.Iterator[httpx.Client]:
 
 def fault(world: World, **kwargs: t.Any) -> None:
     world.add_fault(Fault(**kwargs))
+
+
+@pytest.fixture(scope="module")
+def receiver_server() -> t.Iterator[tuple[Receiver, BackgroundServer]]:
+    """A webhook receiver on 127.0.0.1 that verifies signatures (see receiver.py)."""
+    receiver = Receiver()
+    with BackgroundServer(receiver.app) as server:
+        yield receiver, server
+
+
+def scheduled_event(rule: str) -> dict[str, t.Any]:
+    """An EventBridge scheduled event, as Lambda receives it for the rule named ``rule``."""
+    return {
+        "version": "0",
+        "id": "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa",
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": "123456789012",
+        "time": "2026-11-26T12:00:00Z",
+        "region": "us-east-1",
+        "resources": [f"arn:aws:events:us-east-1:123456789012:rule/{rule}"],
+        "detail": {},
+    }

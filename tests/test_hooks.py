@@ -27,13 +27,6 @@ HOOK_SETTINGS = {
 }
 
 
-@pytest.fixture(scope="module")
-def receiver_server() -> t.Iterator[tuple[Receiver, BackgroundServer]]:
-    receiver = Receiver()
-    with BackgroundServer(receiver.app) as server:
-        yield receiver, server
-
-
 @pytest.fixture
 def receiver(receiver_server: tuple[Receiver, BackgroundServer]) -> Receiver:
     receiver, _ = receiver_server

@@ -18,18 +18,11 @@ from connector.hooks.scheduler import Scheduler
 from connector.sandbox import World, base_urls
 from connector.serving import BackgroundServer
 
-from .conftest import KEY
+from .conftest import KEY, scheduled_event
 from .receiver import Receiver
 from .test_hooks import HOOK_SETTINGS, SECRET_KEY
 
 SCRIPT = Path(sys.executable).parent / "connector"
-
-
-@pytest.fixture(scope="module")
-def receiver_server() -> t.Iterator[tuple[Receiver, BackgroundServer]]:
-    receiver = Receiver()
-    with BackgroundServer(receiver.app) as server:
-        yield receiver, server
 
 
 @pytest.fixture
@@ -178,19 +171,7 @@ def test_the_lambda_scheduled_event_runs_a_cycle(
     receiver, server = receiver_server
     subscribe(make_app(**HOOK_SETTINGS), receiver, server.url, "lambda")
     video = world.post_video("creator")
-    event = {
-        "version": "0",
-        "id": "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa",
-        "detail-type": "Scheduled Event",
-        "source": "aws.events",
-        "account": "123456789012",
-        "time": "2026-11-26T12:00:00Z",
-        "region": "us-east-1",
-        "resources": [
-            "arn:aws:events:us-east-1:123456789012:rule/connector-dev-connector.jobs.poll"
-        ],
-        "detail": {},
-    }
+    event = scheduled_event("connector-dev-connector.jobs.poll")
     jobs._runtime.cache_clear()
     try:
         first = jobs.poll(event, object())

@@ -14,7 +14,7 @@ import pytest
 from connector.sandbox import World, base_urls
 from connector.serving import BackgroundServer
 
-from .conftest import KEY
+from .conftest import KEY, scheduled_event
 from .receiver import Receiver
 
 ROOT = pathlib.Path(__file__).parent.parent
@@ -149,19 +149,7 @@ def test_zappas_handler_serves_http_and_scheduled_events_on_postgres(
     receiver.expect("lambda", decoded(subscribed)["secret"])
     later = world.post_video("creator")
 
-    scheduled = {
-        "version": "0",
-        "id": "e6a0b1c2-0000-4000-8000-000000000000",
-        "detail-type": "Scheduled Event",
-        "source": "aws.events",
-        "account": "123456789012",
-        "time": "2026-11-26T12:00:00Z",
-        "region": "us-east-1",
-        "resources": [
-            "arn:aws:events:us-east-1:123456789012:rule/tiktok-connector-production-connector.jobs.poll"
-        ],
-        "detail": {},
-    }
+    scheduled = scheduled_event("tiktok-connector-production-connector.jobs.poll")
     try:
         report = zappa_handler.lambda_handler(scheduled, context)
         again = zappa_handler.lambda_handler(scheduled, context)  # delivered twice by EventBridge

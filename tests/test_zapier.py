@@ -59,7 +59,7 @@ def test_the_app_runs_against_a_live_connector(make_app: t.Any, world: World) ->
             "app_tester.js",
             {
                 "CONNECTOR_BASE_URL": server.url,
-                "SANDBOX_URL": world_url(world, app),
+                "SANDBOX_URL": str(app.config["DUMPLINGAI_BASE_URL"]),
                 "API_KEY": KEY,
                 "NODE_ENV": "test",
             },
@@ -88,7 +88,3 @@ def test_the_app_runs_against_a_live_connector(make_app: t.Any, world: World) ->
     sources = {r.body["requestSource"] for r in world.requests() if isinstance(r.body, dict)}
     assert sources == {"ZAPIER"}
     assert app.extensions["connector"].store.subscriptions() == []
-
-
-def world_url(world: World, app: t.Any) -> str:
-    return str(app.config["DUMPLINGAI_BASE_URL"])

@@ -114,9 +114,8 @@ def _document_schema_rules(api: Api) -> None:
             component.update(extra)
 
 
-def _handle_unexpected(error: Exception) -> t.Any:
-    if isinstance(error, HTTPException):
-        return error
+def _handle_unexpected(error: Exception) -> Response:
+    # HTTPExceptions never get here: the Api's handler for them is more specific.
     trace = "".join(traceback.format_exception(error))
     caller = g.get("caller")
     if caller is not None:

@@ -155,9 +155,8 @@ def render(manifest: Manifest) -> dict[str, str]:
         else:
             _instant_trigger(trigger, files, components)
     for action in manifest["actions"]:
-        code_files, rendered = _files(
-            "module",
-            action["key"],
+        _add_module(
+            action,
             {
                 "communication": {
                     "url": action["path"],
@@ -167,19 +166,13 @@ def render(manifest: Manifest) -> dict[str, str]:
                 },
                 "staticParams": [],
                 "mappableParams": [_param(f) for f in action["input_fields"]],
-                "interface": _interface(action["output_fields"]),
-                "samples": action["sample"],
             },
+            files,
+            components,
+            moduleType="action",
+            actionCrud="read",
+            connection=CONNECTION,
         )
-        files.update(rendered)
-        components["module"][action["key"]] = {
-            "label": action["label"],
-            "description": action["description"],
-            "moduleType": "action",
-            "actionCrud": "read",
-            "connection": CONNECTION,
-            "codeFiles": code_files,
-        }
 
     files["makecomapp.json"] = dumps(
         {
@@ -205,13 +198,39 @@ def render(manifest: Manifest) -> dict[str, str]:
     return files
 
 
+def _add_module(
+    operation: dict[str, t.Any],
+    codes: dict[str, t.Any],
+    files: dict[str, str],
+    components: dict[str, dict[str, t.Any]],
+    **metadata: t.Any,
+) -> None:
+    """Render a module's code files (its output interface and sample included) and list it
+    in makecomapp.json with ``metadata`` (moduleType, connection, ...)."""
+    code_files, rendered = _files(
+        "module",
+        operation["key"],
+        {
+            **codes,
+            "interface": _interface(operation["output_fields"]),
+            "samples": operation["sample"],
+        },
+    )
+    files.update(rendered)
+    components["module"][operation["key"]] = {
+        "label": operation["label"],
+        "description": operation["description"],
+        **metadata,
+        "codeFiles": code_files,
+    }
+
+
 def _polling_trigger(
     trigger: dict[str, t.Any], files: dict[str, str], components: dict[str, dict[str, t.Any]]
 ) -> None:
     request = {"url": trigger["path"], "method": trigger["method"]}
-    code_files, rendered = _files(
-        "module",
-        trigger["key"],
+    _add_module(
+        trigger,
         {
             "communication": {
                 **request,
@@ -234,18 +253,12 @@ def _polling_trigger(
             },
             "staticParams": [_param(f) for f in trigger["input_fields"]],
             "mappableParams": [],
-            "interface": _interface(trigger["output_fields"]),
-            "samples": trigger["sample"],
         },
+        files,
+        components,
+        moduleType="trigger",
+        connection=CONNECTION,
     )
-    files.update(rendered)
-    components["module"][trigger["key"]] = {
-        "label": trigger["label"],
-        "description": trigger["description"],
-        "moduleType": "trigger",
-        "connection": CONNECTION,
-        "codeFiles": code_files,
-    }
 
 
 def _instant_trigger(
@@ -280,21 +293,11 @@ def _instant_trigger(
         "connection": CONNECTION,
         "codeFiles": code_files,
     }
-    code_files, rendered = _files(
-        "module",
-        trigger["key"],
-        {
-            "staticParams": [],
-            "mappableParams": [],
-            "interface": _interface(trigger["output_fields"]),
-            "samples": trigger["sample"],
-        },
+    _add_module(
+        trigger,
+        {"staticParams": [], "mappableParams": []},
+        files,
+        components,
+        moduleType="instant_trigger",
+        webhook=webhook,
     )
-    files.update(rendered)
-    components["module"][trigger["key"]] = {
-        "label": trigger["label"],
-        "description": trigger["description"],
-        "moduleType": "instant_trigger",
-        "webhook": webhook,
-        "codeFiles": code_files,
-    }

@@ -142,25 +142,19 @@ class Deliverer:
         """Deliver one subscription's due entries in order, stopping at the first failure."""
         report = DeliveryReport()
         owner = worker_id()
+        store = self.rt.store
+        subscription = store.subscription(subscription_id)
+        if subscription is None:
+            return report
         for _ in range(budget):
-            head = next(
-                (
-                    d
-                    for d in self.rt.store.next_deliveries(time.time())
-                    if d.subscription_id == subscription_id
-                ),
-                None,
-            )
-            if head is None:
+            heads = store.next_deliveries(time.time(), subscription_id)
+            if not heads:
                 break
             lease = self.timeout + 30
-            claimed = self.rt.store.claim(
-                head.id, owner, now=time.time(), lease=lease, is_stale=is_stale
+            claimed = store.claim(
+                heads[0].id, owner, now=time.time(), lease=lease, is_stale=is_stale
             )
             if claimed is None:
-                break
-            subscription = self.rt.store.subscription(subscription_id)
-            if subscription is None:
                 break
             outcome = self._attempt(claimed, subscription)
             setattr(report, outcome, getattr(report, outcome) + 1)

@@ -21,6 +21,86 @@ from .base import (
     WatchKey,
 )
 
+# The schema, one script per version, for every backend: each fills in its own types
+# ({identity} key, {bigint}, {float}, {bytes}) and table options ({without_rowid}).
+SCHEMA: tuple[str, ...] = (
+    # 1: feeds and their seen ids.
+    """
+    CREATE TABLE feeds (
+        id {identity},
+        tenant TEXT NOT NULL,
+        platform TEXT NOT NULL,
+        consumer TEXT NOT NULL,
+        handle TEXT NOT NULL,
+        floor {bigint} NOT NULL,
+        created_at {float} NOT NULL,
+        UNIQUE (tenant, platform, consumer, handle)
+    );
+    CREATE TABLE seen_videos (
+        feed_id {bigint} NOT NULL REFERENCES feeds (id) ON DELETE CASCADE,
+        video_id TEXT NOT NULL,
+        created_at {bigint} NOT NULL,
+        first_seen_at {float} NOT NULL,
+        last_seen_at {float} NOT NULL,
+        PRIMARY KEY (feed_id, video_id)
+    ) {without_rowid};
+    CREATE INDEX seen_videos_by_recency ON seen_videos (feed_id, last_seen_at, created_at);
+    """,
+    # 2: instant triggers: sealed tenant keys, subscriptions and the delivery outbox.
+    """
+    CREATE TABLE tenant_keys (
+        tenant TEXT PRIMARY KEY,
+        sealed {bytes} NOT NULL,
+        updated_at {float} NOT NULL
+    );
+    CREATE TABLE subscriptions (
+        id TEXT PRIMARY KEY,
+        tenant TEXT NOT NULL,
+        platform TEXT NOT NULL,
+        provider TEXT,
+        consumer TEXT NOT NULL,
+        handle TEXT NOT NULL,
+        event TEXT NOT NULL,
+        target_url TEXT NOT NULL,
+        sealed_secret {bytes} NOT NULL,
+        created_at {float} NOT NULL
+    );
+    CREATE INDEX subscriptions_by_tenant ON subscriptions (tenant);
+    CREATE TABLE outbox (
+        id {identity},
+        subscription_id TEXT NOT NULL REFERENCES subscriptions (id) ON DELETE CASCADE,
+        video_id TEXT NOT NULL,
+        webhook_id TEXT NOT NULL UNIQUE,
+        payload TEXT NOT NULL,
+        status TEXT NOT NULL DEFAULT 'pending',
+        attempts INTEGER NOT NULL DEFAULT 0,
+        created_at {float} NOT NULL,
+        next_attempt_at {float} NOT NULL,
+        claimed_by TEXT,
+        claimed_until {float},
+        last_status INTEGER,
+        last_error TEXT,
+        UNIQUE (subscription_id, video_id)
+    );
+    CREATE INDEX outbox_by_status ON outbox (status, subscription_id, id);
+    """,
+    # 3: watches, so that workers split the handles to poll (filled from subscriptions).
+    """
+    CREATE TABLE watches (
+        tenant TEXT NOT NULL,
+        provider TEXT NOT NULL,
+        handle TEXT NOT NULL,
+        last_polled_at {float},
+        claimed_by TEXT,
+        claimed_until {float},
+        PRIMARY KEY (tenant, provider, handle)
+    );
+    INSERT INTO watches (tenant, provider, handle)
+        SELECT DISTINCT tenant, coalesce(provider, ''), handle FROM subscriptions;
+    """,
+)
+
+
 SUBSCRIPTION_COLUMNS = (
     "id, tenant, platform, provider, consumer, handle, event, target_url, sealed_secret, created_at"
 )
@@ -267,14 +347,18 @@ class SQLStore(Store):
 
     # -- outbox -----------------------------------------------------------------------------
 
-    def next_deliveries(self, now: float) -> list[Delivery]:
+    def next_deliveries(self, now: float, subscription_id: str | None = None) -> list[Delivery]:
+        only, params = (
+            ("AND subscription_id = ?", (subscription_id,)) if subscription_id else ("", ())
+        )
         with self._transaction(write=False) as sql:
             rows = sql.all(
                 f"SELECT {DELIVERY_COLUMNS} FROM outbox o JOIN ("
-                " SELECT subscription_id, min(id) AS head FROM outbox WHERE status = 'pending'"
+                " SELECT subscription_id, min(id) AS head FROM outbox"
+                f" WHERE status = 'pending' {only}"
                 " GROUP BY subscription_id) h ON o.id = h.head"
                 " WHERE o.next_attempt_at <= ? ORDER BY o.id",
-                (now,),
+                (*params, now),
             )
             return [delivery_from(row) for row in rows]
 

@@ -199,10 +199,9 @@ class Store:
 
     # -- outbox -------------------------------------------------------------------------------
 
-    def next_deliveries(self, now: float) -> list[Delivery]:
-        """For each subscription, its oldest pending delivery, if that one is due by ``now``
-        and not claimed by a live worker. Later ones wait, so each target gets its videos in
-        order."""
+    def next_deliveries(self, now: float, subscription_id: str | None = None) -> list[Delivery]:
+        """For each subscription (or only the one given), its oldest pending delivery, if that
+        one is due by ``now``. Later ones wait, so each target gets its videos in order."""
         raise NotImplementedError
 
     def claim(

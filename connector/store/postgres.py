@@ -19,83 +19,17 @@ import psycopg
 import psycopg_pool
 
 from ..errors import ConfigError, ProviderRateLimited, StoreUnavailable
-from ._sql import SQLStore, Statements
+from ._sql import SCHEMA, SQLStore, Statements
 
-MIGRATIONS: tuple[str, ...] = (
-    # 1: feeds and their seen ids.
-    """
-    CREATE TABLE feeds (
-        id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-        tenant TEXT NOT NULL,
-        platform TEXT NOT NULL,
-        consumer TEXT NOT NULL,
-        handle TEXT NOT NULL,
-        floor BIGINT NOT NULL,
-        created_at DOUBLE PRECISION NOT NULL,
-        UNIQUE (tenant, platform, consumer, handle)
-    );
-    CREATE TABLE seen_videos (
-        feed_id BIGINT NOT NULL REFERENCES feeds (id) ON DELETE CASCADE,
-        video_id TEXT NOT NULL,
-        created_at BIGINT NOT NULL,
-        first_seen_at DOUBLE PRECISION NOT NULL,
-        last_seen_at DOUBLE PRECISION NOT NULL,
-        PRIMARY KEY (feed_id, video_id)
-    );
-    CREATE INDEX seen_videos_by_recency ON seen_videos (feed_id, last_seen_at, created_at);
-    """,
-    # 2: instant triggers: sealed tenant keys, subscriptions and the delivery outbox.
-    """
-    CREATE TABLE tenant_keys (
-        tenant TEXT PRIMARY KEY,
-        sealed BYTEA NOT NULL,
-        updated_at DOUBLE PRECISION NOT NULL
-    );
-    CREATE TABLE subscriptions (
-        id TEXT PRIMARY KEY,
-        tenant TEXT NOT NULL,
-        platform TEXT NOT NULL,
-        provider TEXT,
-        consumer TEXT NOT NULL,
-        handle TEXT NOT NULL,
-        event TEXT NOT NULL,
-        target_url TEXT NOT NULL,
-        sealed_secret BYTEA NOT NULL,
-        created_at DOUBLE PRECISION NOT NULL
-    );
-    CREATE INDEX subscriptions_by_tenant ON subscriptions (tenant);
-    CREATE TABLE outbox (
-        id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-        subscription_id TEXT NOT NULL REFERENCES subscriptions (id) ON DELETE CASCADE,
-        video_id TEXT NOT NULL,
-        webhook_id TEXT NOT NULL UNIQUE,
-        payload TEXT NOT NULL,
-        status TEXT NOT NULL DEFAULT 'pending',
-        attempts INTEGER NOT NULL DEFAULT 0,
-        created_at DOUBLE PRECISION NOT NULL,
-        next_attempt_at DOUBLE PRECISION NOT NULL,
-        claimed_by TEXT,
-        claimed_until DOUBLE PRECISION,
-        last_status INTEGER,
-        last_error TEXT,
-        UNIQUE (subscription_id, video_id)
-    );
-    CREATE INDEX outbox_by_status ON outbox (status, subscription_id, id);
-    """,
-    # 3: watches, so that workers split the handles to poll.
-    """
-    CREATE TABLE watches (
-        tenant TEXT NOT NULL,
-        provider TEXT NOT NULL,
-        handle TEXT NOT NULL,
-        last_polled_at DOUBLE PRECISION,
-        claimed_by TEXT,
-        claimed_until DOUBLE PRECISION,
-        PRIMARY KEY (tenant, provider, handle)
-    );
-    INSERT INTO watches (tenant, provider, handle)
-        SELECT DISTINCT tenant, coalesce(provider, ''), handle FROM subscriptions;
-    """,
+MIGRATIONS = tuple(
+    script.format(
+        identity="BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY",
+        bigint="BIGINT",
+        float="DOUBLE PRECISION",
+        bytes="BYTEA",
+        without_rowid="",
+    )
+    for script in SCHEMA
 )
 
 
