@@ -29,6 +29,14 @@ DEFAULTS: dict[str, t.Any] = {
     "UPSTREAM_TIMEOUT": 20.0,
     # Pages of the profile feed one trigger poll may read to catch up after downtime.
     "BACKFILL_MAX_PAGES": 5,
+    # Seconds a trigger poll may take in all, from its arrival to its answer, every page
+    # and the store included (Zapier gives a poll 30 s, Make's HTTP calls 40 s). A
+    # catch-up cut short goes on at the next poll.
+    "POLL_BUDGET": 25.0,
+    # include_recent (platforms with their own id dedup): videos a feed received within
+    # this many seconds come again, at most RECENT_MAX of them.
+    "RECENT_WINDOW": 3600.0,
+    "RECENT_MAX": 50,
     # Seen video ids kept per feed; the least recently observed are forgotten first.
     "SEEN_IDS_PER_FEED": 1000,
     # Videos returned by a sample request ("test trigger" / "load sample").
@@ -79,6 +87,9 @@ def validate(config: t.Mapping[str, t.Any]) -> None:
         "DELIVERY_WORKERS",
         "UPSTREAM_TIMEOUT",
         "BACKFILL_MAX_PAGES",
+        "POLL_BUDGET",
+        "RECENT_WINDOW",
+        "RECENT_MAX",
         "SEEN_IDS_PER_FEED",
         "SAMPLE_SIZE",
         "DEFAULT_RETRY_AFTER",

@@ -80,6 +80,10 @@ class Runtime:
             max_pages=int(config["BACKFILL_MAX_PAGES"]),
             seen_ids_per_feed=int(config["SEEN_IDS_PER_FEED"]),
             sample_size=int(config["SAMPLE_SIZE"]),
+            budget=float(config["POLL_BUDGET"]),
+            store_reserve=min(2.0, float(config["POLL_BUDGET"]) / 10),
+            recent_window=float(config["RECENT_WINDOW"]),
+            recent_max=int(config["RECENT_MAX"]),
         )
         # A store that can limit across workers (PostgreSQL) does; otherwise, per process.
         self.limits: SlotLimiter = (

@@ -25,6 +25,8 @@ def current_caller() -> Caller:
     :raises MissingCredentials: without a bearer key.
     :raises InvalidInput: for an unknown ``X-Provider`` or ``X-Request-Source``.
     """
+    if "caller" in g:
+        return t.cast(Caller, g.caller)
     scheme, _, key = request.headers.get("Authorization", "").strip().partition(" ")
     key = key.strip()
     if scheme.lower() != "bearer" or not key:

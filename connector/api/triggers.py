@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import typing as t
 
+from flask import g
+
 from ..schemas import NewVideoArgsSchema, VideoSchema
 from ..store import FeedKey
 from ..triggers import new_video
@@ -41,11 +43,21 @@ def _new_videos(args: dict[str, t.Any]) -> list[dict[str, t.Any]]:
     rt = runtime()
     provider = rt.providers_for(caller)
     if args["sample"]:
-        return new_video.sample(provider, args["handle"], rt.poll_settings.sample_size)
+        size = min(rt.poll_settings.sample_size, args["limit"] or rt.poll_settings.sample_size)
+        return new_video.sample(provider, args["handle"], size)
     feed = FeedKey(
         tenant=caller.tenant,
         platform=caller.request_source,
         consumer=args["consumer"] or "",
         handle=args["handle"],
     )
-    return new_video.poll(provider, rt.store, feed, since=args["since"], settings=rt.poll_settings)
+    return new_video.poll(
+        provider,
+        rt.store,
+        feed,
+        since=args["since"],
+        limit=args["limit"],
+        include_recent=args["include_recent"],
+        settings=rt.poll_settings,
+        arrived=g.arrived,
+    )

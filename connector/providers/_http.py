@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import time
 import typing as t
 
 import httpx
 
+from .. import deadlines
 from ..errors import (
     ProviderAuthFailed,
     ProviderError,
@@ -32,13 +34,38 @@ def send_json(
 ) -> t.Any:
     """Send one request and return its decoded JSON body.
 
+    Each read waits at most the client's timeout or what is left of the current
+    :mod:`~connector.deadlines` budget, and a body still arriving once that time is up is
+    given up on: httpx's own timeouts bound each read, not the sum of them. (A peer that
+    drips keeps a call at most one read timeout past the deadline.)
+
     :param label: the provider's name as people know it, for messages.
     :param to_error: builds the error for a non-2xx answer from the response and the
         upstream's own message.
     :raises ProviderError: the most specific subclass; httpx exceptions never escape.
     """
+    limit = client.timeout.read or 30.0
+    left = deadlines.remaining()
+    if left is not None and left < limit:
+        limit = left
+    if limit <= 0:
+        raise ProviderTimeout(f"{label} was not called: this request's time is used up.")
+    deadline = time.monotonic() + limit
     try:
-        response = client.request(method, path, headers=headers, json=json, params=params)
+        with client.stream(
+            method, path, headers=headers, json=json, params=params, timeout=limit
+        ) as streamed:
+            content = bytearray()  # raw: the Response below decodes it once
+            for chunk in streamed.iter_raw():
+                content += chunk
+                if time.monotonic() > deadline:
+                    raise httpx.ReadTimeout("the answer took too long", request=streamed.request)
+        response = httpx.Response(
+            streamed.status_code,
+            headers=streamed.headers,
+            content=bytes(content),
+            request=streamed.request,
+        )
     except httpx.TimeoutException as exc:
         raise ProviderTimeout(
             f"{label} did not answer in time ({type(exc).__name__}); try again later."

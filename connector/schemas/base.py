@@ -10,17 +10,32 @@ from marshmallow import RAISE, Schema, fields, pre_load
 class ArgsSchema(Schema):
     """Base of request-body schemas: unknown keys are errors, so typos surface.
 
-    Zapier sends an optional input the user left empty as ``""``; treat it as absent so
-    that "not given" means one thing whichever platform called.
+    Zapier sends an optional input the user left empty as ``""`` (and a template naming
+    something the bundle lacks, such as ``{{bundle.meta.zap.id}}`` in the editor, renders
+    to ``""``); Make and n8n may send ``null``. Both are treated as absent, so that "not
+    given" means one thing whichever platform called.
     """
 
     class Meta:
         unknown = RAISE
 
+    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
+        super().__init__(*args, **kwargs)
+        # null and blank text mean "not given" (see drop_empty_values): the OpenAPI
+        # document says so for every optional field.
+        for field in self.fields.values():
+            if not field.required:
+                field.allow_none = True
+                if "pattern" in field.metadata:
+                    field.metadata = {
+                        **field.metadata,
+                        "pattern": rf"^\s*$|{field.metadata['pattern']}",
+                    }
+
     @pre_load
-    def drop_empty_strings(self, data: t.Any, **kwargs: t.Any) -> t.Any:
+    def drop_empty_values(self, data: t.Any, **kwargs: t.Any) -> t.Any:
         if isinstance(data, dict):
-            return {k: v for k, v in data.items() if not (isinstance(v, str) and not v.strip())}
+            return {k: v for k, v in data.items() if not _is_empty(v)}
         return data
 
 
@@ -54,3 +69,7 @@ def nullable(
     if fmt is not None:
         metadata["format"] = fmt
     return field_cls(load_default=None, allow_none=True, metadata=metadata, **kw)
+
+
+def _is_empty(value: t.Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())

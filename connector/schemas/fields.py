@@ -112,6 +112,29 @@ class NumericId(fields.String):
         return super()._deserialize(value, attr, data, **kwargs).strip()
 
 
+class PlatformId(fields.Field):
+    """A platform's own id for a zap, scenario or workflow, as its runtime sends it.
+
+    Zapier's ``{{bundle.meta.zap.id}}`` and Make's ``{{scenario.id}}`` / ``{{webhook.id}}`` are
+    whole-string templates that keep their raw type, a JSON number; n8n's workflow id is a
+    string. Both load to the same text, so a zap's feed is one whichever form arrives.
+    """
+
+    def __init__(self, **kwargs: t.Any) -> None:
+        metadata = {
+            "oneOf": [{"type": "string"}, {"type": "integer"}],
+            **kwargs.pop("metadata", {}),
+        }
+        super().__init__(metadata=metadata, **kwargs)
+
+    def _deserialize(self, value: t.Any, attr: str | None, data: t.Any, **kwargs: t.Any) -> str:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return str(value)
+        if isinstance(value, str):
+            return value.strip()
+        raise ValidationError("Expected the zap, scenario or workflow id: text or a whole number.")
+
+
 class Flag(fields.Field):
     """A yes/no input as platforms send it: a JSON boolean, or the text their templates
     render ("true"/"false", "1"/"0"). Loads to a bool."""

@@ -7,7 +7,7 @@ import typing as t
 from marshmallow import Schema, ValidationError, fields, validate
 
 from .base import ArgsSchema
-from .fields import Handle
+from .fields import Handle, PlatformId
 
 
 class HookArgsSchema(ArgsSchema):
@@ -35,7 +35,7 @@ class HookArgsSchema(ArgsSchema):
             "enum": ["new_video", ""],
         },
     )
-    consumer = fields.String(
+    consumer = PlatformId(
         load_default=None,
         validate=validate.Length(max=200),
         metadata={"title": "Consumer", "description": "The zap, scenario or workflow id."},

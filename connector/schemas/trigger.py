@@ -5,8 +5,11 @@ from __future__ import annotations
 from marshmallow import fields, validate
 
 from .base import ArgsSchema
-from .fields import Flag, Handle, PointInTime
+from .fields import Flag, Handle, PlatformId, PointInTime
 from .hook import reject_hook_consumer
+
+#: The largest ``limit`` a poll takes: more than any platform processes in one run.
+MAX_LIMIT = 100
 
 
 class NewVideoArgsSchema(ArgsSchema):
@@ -16,7 +19,7 @@ class NewVideoArgsSchema(ArgsSchema):
         required=True,
         metadata={"title": "Handle", "description": "The TikTok username to watch, e.g. @tiktok."},
     )
-    consumer = fields.String(
+    consumer = PlatformId(
         load_default=None,
         validate=[validate.Length(max=200), reject_hook_consumer],
         metadata={
@@ -38,6 +41,24 @@ class NewVideoArgsSchema(ArgsSchema):
         metadata={
             "title": "Since",
             "description": "First poll only: also return videos posted at or after this time "
-            "(ISO 8601 or Unix seconds) instead of starting from an empty baseline.",
+            "(ISO 8601 or Unix seconds; 0 for all) instead of starting from an empty baseline.",
+        },
+    )
+    limit = fields.Integer(
+        load_default=None,
+        validate=validate.Range(min=1, max=MAX_LIMIT),
+        metadata={
+            "title": "Limit",
+            "description": "The most new videos one poll returns (Make's watch-module Limit). "
+            "With more, the oldest come first and the rest on the next polls.",
+        },
+    )
+    include_recent = Flag(
+        load_default=False,
+        metadata={
+            "title": "Include recent",
+            "description": "Also return the videos this feed received in the last few minutes, "
+            "for callers that drop ids they have seen themselves (Zapier, Make, n8n's node): an "
+            "answer lost in transit then comes again. Leave it off without such dedup.",
         },
     )

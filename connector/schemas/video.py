@@ -74,10 +74,14 @@ class VideoSchema(RecordSchema):
 
 
 class GetVideoArgsSchema(ArgsSchema):
-    """Input of the get-video action: exactly one of ``url`` or ``video_id``."""
+    """Input of the get-video action: exactly one of ``url`` or ``video_id``.
 
-    # What marshmallow cannot say in the OpenAPI document: exactly one property.
-    openapi_extra: t.ClassVar[dict[str, t.Any]] = {"minProperties": 1, "maxProperties": 1}
+    Platforms send the other one empty (``""`` from Zapier, ``null`` elsewhere), so "exactly
+    one" means one non-empty value, which JSON Schema cannot say; the document says at
+    least one property."""
+
+    # What marshmallow cannot say in the OpenAPI document.
+    openapi_extra: t.ClassVar[dict[str, t.Any]] = {"minProperties": 1}
 
     url = fields.String(
         metadata={

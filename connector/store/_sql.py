@@ -7,6 +7,8 @@ adapts them to the driver's paramstyle.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import json
 import time
 import typing as t
 
@@ -15,6 +17,7 @@ from .base import (
     FeedKey,
     FeedState,
     FeedTransaction,
+    Gap,
     Observed,
     Store,
     Subscription,
@@ -97,6 +100,19 @@ SCHEMA: tuple[str, ...] = (
     );
     INSERT INTO watches (tenant, provider, handle)
         SELECT DISTINCT tenant, coalesce(provider, ''), handle FROM subscriptions;
+    """,
+    # 4: catch-ups a poll's time budget cut short, and what each feed delivered lately
+    # (for callers that ask for recent videos again, see triggers/new_video.py).
+    """
+    ALTER TABLE feeds ADD COLUMN gaps TEXT;
+    CREATE TABLE recent_deliveries (
+        feed_id {bigint} NOT NULL REFERENCES feeds (id) ON DELETE CASCADE,
+        video_id TEXT NOT NULL,
+        created_at {bigint} NOT NULL,
+        delivered_at {float} NOT NULL,
+        payload TEXT NOT NULL,
+        PRIMARY KEY (feed_id, video_id)
+    ) {without_rowid};
     """,
 )
 
@@ -446,6 +462,18 @@ def _dead(sql: Statements, tenant: str | None) -> list[Delivery]:
     return [delivery_from(row) for row in rows]
 
 
+def gaps_from_text(text: str | None) -> tuple[Gap, ...]:
+    if not text:
+        return ()
+    return tuple(Gap(cursor=str(g["cursor"]), pages=int(g["pages"])) for g in json.loads(text))
+
+
+def gaps_to_text(gaps: t.Sequence[Gap]) -> str | None:
+    if not gaps:
+        return None
+    return json.dumps([{"cursor": g.cursor, "pages": g.pages} for g in gaps])
+
+
 def _feed_lock(key: FeedKey) -> str:
     return "\x1f".join(("feed", key.tenant, key.platform, key.consumer, key.handle))
 
@@ -456,12 +484,12 @@ class SQLFeedTransaction(FeedTransaction):
         self.key = key
         self.no_limit = no_limit
         row = sql.one(
-            "SELECT id, floor FROM feeds"
+            "SELECT id, floor, gaps FROM feeds"
             " WHERE tenant = ? AND platform = ? AND consumer = ? AND handle = ?",
             (key.tenant, key.platform, key.consumer, key.handle),
         )
         self.feed_id: int | None = row[0] if row else None
-        self.state = FeedState(floor=row[1]) if row else None
+        self.state = FeedState(floor=row[1], gaps=gaps_from_text(row[2])) if row else None
 
     def create(self, floor: int) -> None:
         row = self.sql.one(
@@ -524,8 +552,45 @@ class SQLFeedTransaction(FeedTransaction):
         )
         floor = max(self.state.floor, *(created for _, created in doomed))
         self.sql.run("UPDATE feeds SET floor = ? WHERE id = ?", (floor, self.feed_id))
-        self.state = FeedState(floor=floor)
+        self.state = dataclasses.replace(self.state, floor=floor)
         return len(doomed)
+
+    def set_gaps(self, gaps: t.Sequence[Gap]) -> None:
+        if self.feed_id is None or self.state is None:
+            raise RuntimeError("set_gaps() before create()")
+        gaps = tuple(gaps)
+        if gaps != self.state.gaps:
+            self.sql.run(
+                "UPDATE feeds SET gaps = ? WHERE id = ?", (gaps_to_text(gaps), self.feed_id)
+            )
+            self.state = dataclasses.replace(self.state, gaps=gaps)
+
+    def record_delivered(
+        self, items: t.Sequence[tuple[Observed, str]], now: float, *, keep: int, window: float
+    ) -> None:
+        if self.feed_id is None:
+            raise RuntimeError("record_delivered() before create()")
+        self.sql.many(
+            "INSERT INTO recent_deliveries (feed_id, video_id, created_at, delivered_at, payload)"
+            " VALUES (?, ?, ?, ?, ?) ON CONFLICT (feed_id, video_id) DO NOTHING",
+            [(self.feed_id, o.video_id, o.created_at, now, payload) for o, payload in items],
+        )
+        self.sql.run(
+            "DELETE FROM recent_deliveries WHERE feed_id = ? AND (delivered_at < ?"
+            " OR video_id NOT IN (SELECT video_id FROM recent_deliveries WHERE feed_id = ?"
+            " ORDER BY delivered_at DESC, created_at DESC LIMIT ?))",
+            (self.feed_id, now - window, self.feed_id, keep),
+        )
+
+    def recent(self, since: float, limit: int) -> list[str]:
+        if self.feed_id is None:
+            return []
+        rows = self.sql.all(
+            "SELECT payload FROM recent_deliveries WHERE feed_id = ? AND delivered_at >= ?"
+            " ORDER BY delivered_at DESC, created_at DESC, video_id DESC LIMIT ?",
+            (self.feed_id, since, limit),
+        )
+        return [row[0] for row in rows]
 
     def enqueue(self, subscription_id: str, items: t.Sequence[tuple[str, str]], now: float) -> None:
         self.sql.many(

@@ -30,6 +30,17 @@ class FeedState:
     """
 
     floor: int
+    gaps: tuple[Gap, ...] = ()
+
+
+@dataclasses.dataclass(frozen=True)
+class Gap:
+    """A catch-up a poll's time budget cut short: the feed's pages from ``cursor`` on (an
+    upstream paging cursor) may still hold videos never delivered; the next polls read on
+    from there, ``pages`` more at the most."""
+
+    cursor: str
+    pages: int
 
 
 @dataclasses.dataclass(frozen=True)
@@ -117,6 +128,22 @@ class FeedTransaction:
     def prune(self, keep: int) -> int:
         """Forget all but the ``keep`` most recently observed ids; raise the floor to cover
         the forgotten ones. Returns how many were forgotten."""
+        raise NotImplementedError
+
+    def set_gaps(self, gaps: t.Sequence[Gap]) -> None:
+        """Replace the feed's unfinished catch-ups (newest first)."""
+        raise NotImplementedError
+
+    def record_delivered(
+        self, items: t.Sequence[tuple[Observed, str]], now: float, *, keep: int, window: float
+    ) -> None:
+        """Keep (video, JSON payload) pairs just delivered, so that :meth:`recent` can give them
+        again; forget those delivered more than ``window`` seconds ago and all but the
+        ``keep`` latest."""
+        raise NotImplementedError
+
+    def recent(self, since: float, limit: int) -> list[str]:
+        """JSON payloads of the videos delivered at or after ``since``, latest first."""
         raise NotImplementedError
 
     def enqueue(self, subscription_id: str, items: t.Sequence[tuple[str, str]], now: float) -> None:

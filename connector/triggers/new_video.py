@@ -4,22 +4,34 @@ A poll reads the profile feed (paging back after downtime), then, in one store t
 that locks the feed, decides what is new and records it. Upstream is read before the
 transaction, so a poll that fails on any page records nothing; deciding and recording
 together means two concurrent polls of one feed never return the same video.
+
+A trigger poll runs within a time budget (platforms give a poll 30 to 40 s). A catch-up
+that the budget cuts short returns what it read and leaves a :class:`~connector.store.Gap`
+in the feed: the next polls read on from there, so nothing is lost and nothing repeated.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
+import logging
 import time
 import typing as t
 
-from ..errors import ProviderInvalidResponse
-from ..store import FeedKey, FeedTransaction, Observed
+from .. import deadlines
+from ..errors import ProviderError, ProviderInvalidResponse, ProviderRejectedInput, ProviderTimeout
+from ..store import FeedKey, FeedTransaction, Gap, Observed
 
 if t.TYPE_CHECKING:
     from ..providers.base import VideoLister
     from ..store import Store
 
+log = logging.getLogger(__name__)
+
 Video = dict[str, t.Any]
+
+#: A page is not started with less time left than this: it would only time out.
+MIN_PAGE_SECONDS = 1.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -27,6 +39,26 @@ class PollSettings:
     max_pages: int = 5
     seen_ids_per_feed: int = 1000
     sample_size: int = 3
+    #: Seconds a whole trigger poll may take, from the request's arrival to its answer.
+    budget: float = 25.0
+    #: Part of the budget kept for the store transaction after the last page.
+    store_reserve: float = 2.0
+    #: What ``include_recent`` adds: videos delivered this many seconds ago at most, and
+    #: at most this many.
+    recent_window: float = 3600.0
+    recent_max: int = 50
+    #: Unfinished catch-ups one feed keeps; more would mean upstream is slow for hours.
+    max_gaps: int = 5
+
+
+@dataclasses.dataclass(frozen=True)
+class FeedRead:
+    """What one poll read of a feed: every video (upstream order), and the feed's gaps
+    before the read and after it."""
+
+    videos: list[Video]
+    gaps_before: tuple[Gap, ...] = ()
+    gaps_after: tuple[Gap, ...] = ()
 
 
 def sample(provider: VideoLister, handle: str, size: int) -> list[Video]:
@@ -41,42 +73,84 @@ def poll(
     feed: FeedKey,
     *,
     since: int | None = None,
+    limit: int | None = None,
+    include_recent: bool = False,
     settings: PollSettings | None = None,
+    arrived: float | None = None,
 ) -> list[Video]:
     """Videos of ``feed.handle`` never returned to ``feed`` before, newest first.
 
     The first poll records a baseline and returns nothing, or, with ``since``, the videos
-    posted at or after that Unix time.
+    posted at or after that Unix time. With ``limit``, at most that many, the oldest of the
+    new ones: the rest stay new for the next polls. With ``include_recent``, the videos the
+    feed received lately come again too (for callers that drop repeated ids themselves).
+    The poll answers within ``settings.budget`` seconds of ``arrived`` (``time.monotonic()``).
 
-    :raises ProviderError: from upstream, with nothing recorded.
+    :raises ProviderError: from upstream, with nothing recorded (a timeout when not even the
+        first page could be read in time).
     :raises StoreUnavailable: with nothing recorded.
     """
     settings = settings or PollSettings()
-    videos = fetch(provider, store, [feed], since=since, max_pages=settings.max_pages)
+    start = time.monotonic() if arrived is None else arrived
+    with deadlines.until(start + settings.budget - settings.store_reserve):
+        read = read_feed(provider, store, feed, since=since, settings=settings)
     with store.feed(feed) as tx:
-        return decide(tx, videos, since=since, keep=settings.seen_ids_per_feed)
+        fresh = decide(tx, read.videos, since=since, limit=limit, keep=settings.seen_ids_per_feed)
+        # Gaps another poll opened meanwhile are kept; those this one read are replaced.
+        now_open = tx.state.gaps if tx.state else ()
+        opened_meanwhile = tuple(g for g in now_open if g not in read.gaps_before)
+        tx.set_gaps((*read.gaps_after, *opened_meanwhile)[: settings.max_gaps])
+        if not include_recent:
+            return fresh
+        return _with_recent(tx, fresh, limit, settings)
 
 
-def decide(
-    tx: FeedTransaction, videos: list[Video], *, since: int | None = None, keep: int = 1000
-) -> list[Video]:
-    """Within a locked feed: which of ``videos`` are new to it (newest first), recorded as seen.
+def read_feed(
+    provider: VideoLister,
+    store: Store,
+    feed: FeedKey,
+    *,
+    since: int | None = None,
+    settings: PollSettings,
+) -> FeedRead:
+    """Read one feed's new pages, then its unfinished catch-ups, as far as time allows.
 
-    A feed without a baseline gets one: nothing is new then, except videos posted at or
-    after ``since`` when given.
+    The first page must be read (else :class:`ProviderTimeout`); a later page that the time
+    left cannot cover becomes a gap for the next poll instead.
     """
-    observed = [Observed(v["id"], v["created_at_timestamp"]) for v in videos]
-    now = time.time()
-    if tx.state is None:
-        tx.create(floor=baseline_floor(videos, since))
-        fresh = [v for v in videos if since is not None and v["created_at_timestamp"] >= since]
-    else:
-        floor = tx.state.floor
-        known = tx.seen(o.video_id for o in observed)
-        fresh = [v for v in videos if v["id"] not in known and v["created_at_timestamp"] > floor]
-    tx.remember(observed, now)
-    tx.prune(keep)
-    return _newest_first(_unique(fresh))
+    state, _ = store.peek(feed, [])
+    gaps_before = state.gaps if state else ()
+
+    def wants_older(last: Video) -> bool:
+        return _needs_older(store, feed, last, since)
+
+    videos, cut, pages = _read_pages(provider, feed.handle, None, wants_older, settings.max_pages)
+    gaps: list[Gap] = []
+    if cut is not None:
+        gaps.append(Gap(cut, settings.max_pages - pages))
+    for index, gap in enumerate(gaps_before):
+        if _out_of_time():
+            gaps.extend(gaps_before[index:])
+            break
+        try:
+            older, cut, pages = _read_pages(
+                provider, feed.handle, gap.cursor, wants_older, gap.pages
+            )
+        except ProviderRejectedInput:
+            log.warning("dropping a catch-up of %s: upstream refused its cursor", feed.handle)
+            continue
+        except ProviderError as exc:
+            # Keep this gap and the older ones for the next poll; deliver what was read.
+            log.info("catch-up of %s postponed: %s", feed.handle, exc.message)
+            gaps.extend(gaps_before[index:])
+            break
+        videos.extend(older)
+        if cut is not None:
+            gaps.append(Gap(cut, gap.pages - pages))
+    kept = tuple(g for g in gaps if g.pages > 0)
+    if len(kept) > settings.max_gaps:
+        log.warning("feed of %s has too many unfinished catch-ups; oldest dropped", feed.handle)
+    return FeedRead(videos, gaps_before, kept[: settings.max_gaps])
 
 
 def fetch(
@@ -90,15 +164,40 @@ def fetch(
     """Read the handle's pages until they overlap what every one of ``feeds`` knows (or reach
     ``since`` for a feed without a baseline), at most ``max_pages``.
 
-    One read serves every feed watching the handle. Pinned videos sit on top of page 1
-    whatever their age, so overlap is judged by the last video of a page: once a feed knows
-    it (or it is older than the feed's floor), the pages after it hold nothing new for it.
+    One read serves every feed watching the handle (the webhook poll cycle, which has no
+    platform waiting on it and so no time budget).
     """
-    handle = feeds[0].handle
+
+    def wants_older(last: Video) -> bool:
+        return any(_needs_older(store, feed, last, since) for feed in feeds)
+
+    videos, _, _ = _read_pages(provider, feeds[0].handle, None, wants_older, max_pages)
+    return videos
+
+
+def _read_pages(
+    provider: VideoLister,
+    handle: str,
+    cursor: str | None,
+    wants_older: t.Callable[[Video], bool],
+    max_pages: int,
+) -> tuple[list[Video], str | None, int]:
+    """(videos, cursor of the first page left unread for want of time, pages read).
+
+    Pinned videos sit on top of page 1 whatever their age, so overlap is judged by the last
+    video of a page: once ``wants_older`` says no for it, the pages after it hold nothing
+    new. The first page is always attempted; each later one only with time left for it.
+    """
     videos: list[Video] = []
-    cursor: str | None = None
-    for _ in range(max_pages):
-        page = provider.list_videos(handle, cursor)
+    for pages in range(max_pages):
+        if pages and _out_of_time():
+            return videos, cursor, pages
+        try:
+            page = provider.list_videos(handle, cursor)
+        except ProviderTimeout:
+            if pages and _out_of_time():
+                return videos, cursor, pages
+            raise
         for video in page.videos:
             if video.get("created_at_timestamp") is None:
                 raise ProviderInvalidResponse(
@@ -106,12 +205,74 @@ def fetch(
                 )
         videos.extend(page.videos)
         if not page.has_more or not page.cursor or not page.videos:
-            break
-        last = page.videos[-1]
-        if not any(_needs_older(store, feed, last, since) for feed in feeds):
-            break
+            return videos, None, pages + 1
+        if not wants_older(page.videos[-1]):
+            return videos, None, pages + 1
         cursor = page.cursor
-    return videos
+    return videos, None, max_pages
+
+
+def _out_of_time() -> bool:
+    left = deadlines.remaining()
+    return left is not None and left < MIN_PAGE_SECONDS
+
+
+def decide(
+    tx: FeedTransaction,
+    videos: list[Video],
+    *,
+    since: int | None = None,
+    limit: int | None = None,
+    keep: int = 1000,
+) -> list[Video]:
+    """Within a locked feed: which of ``videos`` are new to it (newest first), recorded as seen.
+
+    A feed without a baseline gets one: nothing is new then, except videos posted at or
+    after ``since`` when given. With ``limit``, only the oldest ``limit`` new videos are
+    returned and recorded; the newer ones stay new for the next polls, in order.
+    """
+    now = time.time()
+    if tx.state is None:
+        tx.create(floor=baseline_floor(videos, since))
+        fresh = [v for v in videos if since is not None and v["created_at_timestamp"] >= since]
+    else:
+        floor = tx.state.floor
+        known = tx.seen(v["id"] for v in videos)
+        fresh = [v for v in videos if v["id"] not in known and v["created_at_timestamp"] > floor]
+    fresh = _newest_first(_unique(fresh))
+    deferred: set[str] = set()
+    if limit is not None and len(fresh) > limit:
+        deferred = {v["id"] for v in fresh[:-limit]}
+        fresh = fresh[-limit:]
+    tx.remember(
+        [Observed(v["id"], v["created_at_timestamp"]) for v in videos if v["id"] not in deferred],
+        now,
+    )
+    tx.prune(keep)
+    return fresh
+
+
+def _with_recent(
+    tx: FeedTransaction, fresh: list[Video], limit: int | None, settings: PollSettings
+) -> list[Video]:
+    """``fresh``, then what the feed received within the recent window, latest delivery
+    first: a platform that remembers the first id it processed stops there."""
+    now = time.time()
+    tx.record_delivered(
+        [(Observed(v["id"], v["created_at_timestamp"]), json.dumps(v)) for v in fresh],
+        now,
+        keep=settings.recent_max,
+        window=settings.recent_window,
+    )
+    room = settings.recent_max if limit is None else limit - len(fresh)
+    if room <= 0:
+        return fresh
+    returned = {v["id"] for v in fresh}
+    recent = [
+        json.loads(payload)
+        for payload in tx.recent(now - settings.recent_window, room + len(fresh))
+    ]
+    return fresh + [v for v in recent if v["id"] not in returned][:room]
 
 
 def _needs_older(store: Store, feed: FeedKey, last: Video, since: int | None) -> bool:
@@ -142,4 +303,13 @@ def _newest_first(videos: list[Video]) -> list[Video]:
     return sorted(videos, key=lambda v: (v.get("created_at_timestamp") or 0, v["id"]), reverse=True)
 
 
-__all__ = ["PollSettings", "baseline_floor", "decide", "fetch", "poll", "sample"]
+__all__ = [
+    "FeedRead",
+    "PollSettings",
+    "baseline_floor",
+    "decide",
+    "fetch",
+    "poll",
+    "read_feed",
+    "sample",
+]
