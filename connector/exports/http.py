@@ -294,36 +294,27 @@ def _header_cell(items: list[dict[str, str]]) -> str:
     return "<br>".join(_code(f"{h['name']}: {h['value']}") for h in items)
 
 
-def _row(platform: str, item: Settings) -> tuple[str, str, str, str]:
+Row = tuple[str, str, str, str]
+
+
+def _row(platform: str, item: Settings) -> Row:
     """(request, where the key is, headers, body and settings) of one table row."""
     if "subscribe_once" in item:
-        request = item["subscribe_once"]
-        return (
-            f"{_code(request['method'] + ' ' + request['url'])} once, to subscribe",
-            "header",
-            _header_cell(request["headers"]),
-            _code(json.dumps(request["body"])),
-        )
-    if platform == "n8n":
-        params = item["node"]["parameters"]
-        credential = item["credentials"]
-        return (
-            _code(f"{params['method']} {params['url']}"),
-            f"Header Auth credential {_code(credential['name'] + ': ' + credential['value'])}",
-            _header_cell(params["headerParameters"]["parameters"]),
-            f"JSON {_code(params['jsonBody'])}",
-        )
-    if platform == "make":
-        keychain = item["credentials"]
-        api_key = _code(f"{keychain['api_key_parameter_name']}: {keychain['key']}")
-        setup = item.get("setup_test_body")
-        return (
-            _code(f"{item['method']} {item['url']}"),
-            f"keychain, API key {api_key} in the header",
-            _header_cell(item["headers"]),
-            f"JSON string {_code(item['body'])}; parse response"
-            + (f"; first Run once with {_code(setup)}" if setup else ""),
-        )
+        return _subscribe_row(item["subscribe_once"])
+    rows = {"zapier": _zapier_row, "make": _make_row, "n8n": _n8n_row}
+    return rows[platform](item)
+
+
+def _subscribe_row(request: Settings) -> Row:
+    return (
+        f"{_code(request['method'] + ' ' + request['url'])} once, to subscribe",
+        "header",
+        _header_cell(request["headers"]),
+        _code(json.dumps(request["body"])),
+    )
+
+
+def _zapier_row(item: Settings) -> Row:
     if "deduplication_key" in item:
         return (
             _code(f"GET {item['url']}"),
@@ -337,6 +328,29 @@ def _row(platform: str, item: Settings) -> tuple[str, str, str, str]:
         "header",
         _header_cell(item["headers"]),
         f"Raw JSON {_code(item['data'])}",
+    )
+
+
+def _make_row(item: Settings) -> Row:
+    keychain = item["credentials"]
+    api_key = _code(f"{keychain['api_key_parameter_name']}: {keychain['key']}")
+    setup = item.get("setup_test_body")
+    return (
+        _code(f"{item['method']} {item['url']}"),
+        f"keychain, API key {api_key} in the header",
+        _header_cell(item["headers"]),
+        f"JSON string {_code(item['body'])}; parse response"
+        + (f"; first Run once with {_code(setup)}" if setup else ""),
+    )
+
+
+def _n8n_row(item: Settings) -> Row:
+    params, credential = item["node"]["parameters"], item["credentials"]
+    return (
+        _code(f"{params['method']} {params['url']}"),
+        f"Header Auth credential {_code(credential['name'] + ': ' + credential['value'])}",
+        _header_cell(params["headerParameters"]["parameters"]),
+        f"JSON {_code(params['jsonBody'])}",
     )
 
 

@@ -224,8 +224,29 @@ def _watch_label(operation: dict[str, t.Any]) -> str:
 
 
 def _polling_trigger(trigger: dict[str, t.Any]) -> Component:
-    """The watch module. Make keeps the date (and same-second ids) of the last video it
-    processed and drops anything not newer; the connector keeps its own feed per scenario.
+    """The watch module: Make keeps the date (and same-second ids) of the last video it
+    processed and drops anything not newer; the connector keeps its own feed per scenario."""
+    description = (
+        f"{trigger['description']} Checks on the scenario's schedule and returns each new "
+        "video once, oldest first; Limit caps the videos per run."
+    )
+    return _module(
+        trigger,
+        {
+            "communication": _watch_request(trigger),
+            "epoch": _epoch(trigger),
+            "staticParams": [*(_param(f) for f in trigger["input_fields"]), _limit_param()],
+            "mappableParams": [],
+        },
+        label=_watch_label(trigger),
+        description=description,
+        moduleType="trigger",
+        connection=CONNECTION,
+    )
+
+
+def _watch_request(trigger: dict[str, t.Any]) -> dict[str, t.Any]:
+    """The poll, as Make's runtime sends it on each scheduled run.
 
     - ``consumer`` is ``{{scenario.id}}``: a number at run time (IML keeps a whole-string
       expression's type), which the connector takes as the feed's name.
@@ -245,7 +266,7 @@ def _polling_trigger(trigger: dict[str, t.Any]) -> Component:
         "include_recent": True,
         "since": "{{ifempty(data.lastDate, 0)}}",
     }
-    communication = {
+    return {
         "url": trigger["path"],
         "method": trigger["method"],
         "body": body,
@@ -261,8 +282,12 @@ def _polling_trigger(trigger: dict[str, t.Any]) -> Component:
             },
         },
     }
-    # "Choose where to start" lists the latest videos; a sample changes no state.
-    epoch = {
+
+
+def _epoch(trigger: dict[str, t.Any]) -> dict[str, t.Any]:
+    """The "Choose where to start" list: the latest videos, as a sample, which changes no state.
+    Make merges these overrides into the poll request."""
+    return {
         "body": {**_body(trigger), "sample": True, "limit": EPOCH_LIMIT},
         "response": {
             "limit": EPOCH_LIMIT,
@@ -273,23 +298,6 @@ def _polling_trigger(trigger: dict[str, t.Any]) -> Component:
             },
         },
     }
-    description = (
-        f"{trigger['description']} Checks on the scenario's schedule and returns each new "
-        "video once, oldest first; Limit caps the videos per run."
-    )
-    return _module(
-        trigger,
-        {
-            "communication": communication,
-            "epoch": epoch,
-            "staticParams": [*(_param(f) for f in trigger["input_fields"]), _limit_param()],
-            "mappableParams": [],
-        },
-        label=_watch_label(trigger),
-        description=description,
-        moduleType="trigger",
-        connection=CONNECTION,
-    )
 
 
 def _limit_param() -> dict[str, t.Any]:
