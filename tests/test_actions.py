@@ -218,19 +218,47 @@ def test_auth_test_accepts_a_working_key_and_spends_no_lookup(
     assert [r.body for r in world.requests()] == [{"handle": "", "requestSource": "API"}]
 
 
+def test_auth_test_refuses_a_key_upstream_refuses(live: httpx.Client) -> None:
+    response = live.get("/v1/auth/test", headers={"Authorization": "Bearer sk_invalid_123"})
+    assert response.status_code == 401
+    assert response.json()["code"] == "invalid_api_key"
+
+
+def test_auth_test_reports_an_account_out_of_credits_as_a_working_key(live: httpx.Client) -> None:
+    # DumplingAI answers 403 "Insufficient credits" to a key it knows: the connection is
+    # good, and reconnecting would not help, so the platform must not be told it is bad.
+    response = live.get("/v1/auth/test", headers={"Authorization": "Bearer sk_no_credits_1"})
+    assert response.status_code == 200
+    body = response.json()
+    assert body["credits"] == "exhausted"
+    assert "Insufficient credits" in body["message"]
+
+
 @pytest.mark.parametrize(
-    ("key", "status", "code"),
+    ("status", "error"),
     [
-        ("sk_invalid_123", 401, "invalid_api_key"),
-        ("sk_no_credits_1", 402, "insufficient_credits"),
+        # An upstream that validates the input first, or answers an empty handle with 404:
+        # both answers came past the key check, so the key works.
+        (400, "'handle' parameter is required and must be a non-empty string."),
+        (404, "TikTok profile not found for handle: "),
+        (503, "Rate limit exceeded with the profile service. Please try again later."),
     ],
 )
-def test_auth_test_reports_a_refused_key(
-    live: httpx.Client, key: str, status: int, code: str
+def test_auth_test_judges_the_key_only_by_a_refused_key(
+    live: httpx.Client, world: World, status: int, error: str
 ) -> None:
-    response = live.get("/v1/auth/test", headers={"Authorization": f"Bearer {key}"})
-    assert response.status_code == status
-    assert response.json()["code"] == code
+    fault(world, endpoint="profile", status=status, error=error)
+    response = live.get("/v1/auth/test")
+    assert response.status_code == 200, response.text
+    assert response.json()["status"] == "ok"
+    assert response.json()["credits"] == "unknown"
+
+
+def test_auth_test_gives_no_verdict_when_upstream_fails(live: httpx.Client, world: World) -> None:
+    fault(world, endpoint="profile", status=500)
+    response = live.get("/v1/auth/test")
+    assert response.status_code == 502
+    assert response.json()["code"] == "upstream_unavailable"
 
 
 def test_health_is_ok_and_says_which_store(live: httpx.Client) -> None:

@@ -34,14 +34,20 @@ def health() -> dict[str, t.Any]:
 @blp.response(200, AuthTestSchema)
 @blp.doc(**AUTHENTICATED)
 def auth_test() -> dict[str, t.Any]:
-    """Check the caller's key upstream (what a platform's "test connection" calls)."""
+    """Check the caller's key upstream (what a platform's "test connection" calls).
+
+    401 only when upstream refuses the key; a key that works on an account out of credits
+    is 200 with ``credits: exhausted`` and a message saying so.
+    """
     caller = current_caller()
-    runtime().providers_for(caller).check_credentials()
+    check = runtime().providers_for(caller).check_credentials()
     return {
         "status": "ok",
         "provider": caller.provider,
         "request_source": caller.request_source,
         "tenant": caller.tenant[:8],
+        "credits": check.credits,
+        "message": check.message,
     }
 
 
@@ -64,6 +70,7 @@ def providers() -> list[dict[str, t.Any]]:
                 if name in rt.failover_order
                 else None,
                 "concurrency_limit": cls.concurrency_limit,
+                "key_check": cls.probe_description,
             }
         )
     return listed

@@ -60,13 +60,13 @@ class APIDirectProvider(Provider):
         video = body.get("video")
         return load_record(_VIDEO, self._map_video(require_dict(video, self.label)), self.label)
 
-    def check_credentials(self) -> None:
-        # A request without url or video_id is refused with 400 once the key is accepted
-        # (401 otherwise), and only successful requests are billed.
-        try:
-            self._get({})
-        except ProviderRejectedInput:
-            return
+    probe_description = (
+        "GET /v1/tiktok/video with neither url nor video_id: refused (400), so free (only "
+        "successful requests are billed, $0.006 each)."
+    )
+
+    def probe(self) -> None:
+        self._get({})
 
     def _get(self, params: dict[str, str]) -> t.Any:
         with self.slot(_ENDPOINT):

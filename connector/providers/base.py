@@ -7,12 +7,19 @@ import dataclasses
 import enum
 import typing as t
 
+from ..errors import (
+    ProviderAuthFailed,
+    ProviderError,
+    ProviderOutOfCredits,
+    ProviderRateLimited,
+    ProviderTimeout,
+    ProviderUnavailable,
+)
 from ._http import error_for_status
 
 if t.TYPE_CHECKING:
     import httpx
 
-    from ..errors import ProviderError
     from ..links import VideoRef
     from .limits import SlotLimiter
 
@@ -36,6 +43,16 @@ def capabilities_for(ref: VideoRef) -> frozenset[Capability]:
     return frozenset(
         {Capability.VIDEO_BY_URL, Capability.VIDEO_BY_ID, Capability.VIDEO_BY_HANDLE_AND_ID}
     )
+
+
+@dataclasses.dataclass(frozen=True)
+class KeyCheck:
+    """A key upstream accepted, and what its answer told of the account's credits:
+    ``available``, ``exhausted`` (the key works but calls will fail until topped up) or
+    ``unknown`` (the probe was refused before credits were looked at)."""
+
+    credits: t.Literal["available", "exhausted", "unknown"]
+    message: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -109,11 +126,35 @@ class Provider:
         """One page of ``handle``'s videos; ``cursor`` comes from the previous page."""
         raise NotImplementedError
 
-    def check_credentials(self) -> None:
-        """Return when upstream accepts the key, as cheaply as the API allows.
+    #: What :meth:`probe` sends and what it costs, for the README and GET /v1/providers.
+    probe_description: t.ClassVar[str] = ""
 
-        :raises ProviderAuthFailed: when it does not.
+    def check_credentials(self) -> KeyCheck:
+        """Whether upstream accepts the key, judged on a cheap probe's answer only by the
+        statuses that mean a refused key: whatever upstream checks first (the key or the
+        input), any other answer shows the key got through.
+
+        :raises ProviderAuthFailed: when upstream refuses the key.
+        :raises ProviderUnavailable, ProviderTimeout: when upstream gave no answer to judge.
         """
+        try:
+            self.probe()
+        except ProviderAuthFailed:
+            raise
+        except ProviderOutOfCredits as exc:
+            return KeyCheck("exhausted", exc.message)
+        except ProviderRateLimited as exc:
+            return KeyCheck("unknown", f"{exc.message} The key was accepted.")
+        except (ProviderUnavailable, ProviderTimeout):
+            raise
+        except ProviderError:
+            # 400, 404, a malformed body...: an answer past the key check.
+            return KeyCheck("unknown")
+        return KeyCheck("available")
+
+    def probe(self) -> None:
+        """Send the provider's cheapest request that upstream answers only once the key is
+        accepted (see ``probe_description``)."""
         raise NotImplementedError
 
     def _error(self, response: httpx.Response, message: str) -> ProviderError:

@@ -65,8 +65,12 @@ class ByHandleProvider(Provider):
         body = require_dict(self._get(path), self.label)
         return load_record(_VIDEO, self._map_video(body, ref.handle), self.label)
 
-    def check_credentials(self) -> None:
-        # No free check exists: look up TikTok's own account, which is always cached.
+    probe_description = (
+        "GET /user/tiktok: TikTok's own account, always in the API's cache. Its price is not "
+        "published; API Gateway refuses a bad key (403) before the lookup runs."
+    )
+
+    def probe(self) -> None:
         self._get("/user/tiktok")
 
     def _get(self, path: str) -> t.Any:

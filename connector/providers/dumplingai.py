@@ -79,13 +79,13 @@ class DumplingAIProvider(Provider):
             videos=videos, cursor=next_cursor, has_more=bool(has_more) and bool(next_cursor)
         )
 
-    def check_credentials(self) -> None:
-        # No endpoint checks a key for free. An empty handle is refused with 400 only once the
-        # key has been accepted (401 otherwise), and a refused request costs no credits.
-        try:
-            self._post("/api/v1/get-tiktok-profile", {"handle": ""})
-        except ProviderRejectedInput:
-            return
+    probe_description = (
+        "POST /api/v1/get-tiktok-profile with an empty handle: refused (400), so free (only "
+        "successful requests cost credits, 10 each)."
+    )
+
+    def probe(self) -> None:
+        self._post("/api/v1/get-tiktok-profile", {"handle": ""})
 
     # -- plumbing ---------------------------------------------------------------------------
 

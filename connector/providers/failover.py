@@ -18,7 +18,7 @@ from ..errors import (
     ProviderUnavailable,
     UnsupportedByProvider,
 )
-from .base import Capability, Provider, VideoPage, capabilities_for
+from .base import Capability, KeyCheck, Provider, VideoPage, capabilities_for
 
 if t.TYPE_CHECKING:
     from ..links import VideoRef
@@ -63,9 +63,8 @@ class FailoverProvider:
 
         return self._call({Capability.PROFILE_VIDEOS}, "list a profile's videos", first_page)
 
-    def check_credentials(self) -> None:
-        first = self.providers[0]
-        first.check_credentials()
+    def check_credentials(self) -> KeyCheck:
+        return self.providers[0].check_credentials()
 
     def _call(
         self, needs: t.AbstractSet[Capability], what: str, call: t.Callable[[Provider], R]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields
+from marshmallow import Schema, fields, validate
 
 
 class ErrorSchema(Schema):
@@ -32,6 +32,17 @@ class AuthTestSchema(Schema):
         required=True,
         metadata={"description": "Short fingerprint of the key, for a connection label."},
     )
+    credits = fields.String(
+        required=True,
+        validate=validate.OneOf(["available", "exhausted", "unknown"]),
+        metadata={
+            "description": "What upstream's answer told of the account: exhausted means the "
+            "key works but calls fail until the account is topped up."
+        },
+    )
+    message = fields.String(
+        required=True, allow_none=True, metadata={"description": "For people, when not null."}
+    )
 
 
 class ProviderInfoSchema(Schema):
@@ -51,4 +62,8 @@ class ProviderInfoSchema(Schema):
     concurrency_limit = fields.Integer(
         allow_none=True,
         metadata={"description": "Simultaneous requests per key upstream allows, if limited."},
+    )
+    key_check = fields.String(
+        required=True,
+        metadata={"description": "What GET /v1/auth/test sends this provider, and its cost."},
     )
