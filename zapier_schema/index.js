@@ -3,9 +3,26 @@
 
 const app = require('./app.json');
 
+// Requests name the connection's Connector URL; an empty one falls back on the environment.
+const connectorUrl = (request, z) => {
+  if (request.url.startsWith('/')) {
+    const base = (process.env.CONNECTOR_BASE_URL || '').replace(/\/+$/, '');
+    if (!base) {
+      throw new z.errors.Error(
+        'Set the Connector URL in this connection (or CONNECTOR_BASE_URL in the app).',
+        'missing_connector_url',
+        400,
+      );
+    }
+    request.url = base + request.url;
+  }
+  request.url = request.url.replace(/([^:/])\/{2,}/g, '$1/'); // a base URL's trailing '/'
+  return request;
+};
+
 // The connector answers errors as {"error": "<message>", "code": "<code>"}: show the message.
 const surfaceErrors = (response, z) => {
-  if (response.status < 400) {
+  if (response.status < 400 || response.skipThrowForStatus) {
     return response;
   }
   let message = `The TikTok connector answered ${response.status}.`;
@@ -18,24 +35,32 @@ const surfaceErrors = (response, z) => {
     // not JSON: keep the generic message
   }
   if (response.status === 429) {
-    throw new z.errors.ThrottledError(message, Number(response.getHeader('retry-after')) || 60);
+    // Reached because app.json sets flags.throwForThrottlingEarly to false.
+    const delay = Number(response.getHeader('retry-after')) || 60;
+    throw new z.errors.ThrottledError(`${message} Zapier retries in ${delay} seconds.`, delay);
   }
   throw new z.errors.Error(message, code, response.status);
 };
 
-// JSON cannot carry functions: app.json writes them as {"source": "..."}; compile them the
-// way Zapier does, so that tools given this module (zapier test, createAppTester) get functions.
+// JSON cannot carry functions: app.json writes them as {"source": "..."}. Compile them the
+// way zapier-platform-core does (async functions of z and bundle), so that tools handed
+// this module's operations directly get functions too.
+const AsyncFunction = Object.getPrototypeOf(async () => {}).constructor;
 const compileSources = (node) => {
   if (Array.isArray(node)) {
     return node.map(compileSources);
   }
   if (node && typeof node === 'object') {
     if (typeof node.source === 'string' && Object.keys(node).length === 1) {
-      return new Function('z', 'bundle', node.source); // eslint-disable-line no-new-func
+      return new AsyncFunction('z', 'bundle', node.source);
     }
     return Object.fromEntries(Object.entries(node).map(([k, v]) => [k, compileSources(v)]));
   }
   return node;
 };
 
-module.exports = { ...compileSources(app), afterResponse: [surfaceErrors] };
+module.exports = {
+  ...compileSources(app),
+  beforeRequest: [connectorUrl],
+  afterResponse: [surfaceErrors],
+};

@@ -1,18 +1,26 @@
 """The Zapier CLI app: ``zapier_schema/`` (app.json, index.js, package.json).
 
-app.json is the whole app definition as JSON; index.js adds the one piece JSON cannot
-carry, a response middleware that turns the connector's ``{"error", "code"}`` answers into
-Zapier errors with a readable message. ``zapier push`` from the folder deploys it.
+app.json is the whole app definition as JSON (functions as ``{"source": ...}``, which
+zapier-platform-core compiles itself); index.js adds what JSON cannot carry: the connector's
+URL taken from the connection or the environment, and a response middleware that turns the
+connector's ``{"error", "code"}`` answers into Zapier errors with a readable message.
+``zapier push`` from the folder deploys it.
+
+The actions are Zapier searches ("Find Video", "Find Profile"): lookups that answer an
+array, empty when nothing is found, so that a missing video does not stop a zap. The
+``creates`` stay, hidden, so that zaps built on them keep running.
 """
 
 from __future__ import annotations
 
+import json
 import typing as t
 
 from .manifest import Manifest, dumps
 
 PLATFORM_VERSION = "19.1.0"
-BASE = "{{process.env.CONNECTOR_BASE_URL}}"
+# The connection's Connector URL; index.js falls back on process.env.CONNECTOR_BASE_URL.
+BASE = "{{bundle.authData.base_url}}"
 
 _INPUT_TYPES = {
     "password": "password",
@@ -70,9 +78,13 @@ def _polling_trigger(operation: dict[str, t.Any]) -> dict[str, t.Any]:
                 "method": operation["method"],
                 "body": {
                     **_body(operation),
-                    # Each zap is its own feed; the test step asks for a sample.
+                    # Each zap is its own feed (its id arrives as a number, "" in the
+                    # editor); the test step asks for a sample (a boolean). Zapier drops
+                    # ids a zap has seen, so recent videos come again: an answer lost to
+                    # Zapier's 30 s limit is recovered by the next poll.
                     "consumer": "{{bundle.meta.zap.id}}",
                     "sample": "{{bundle.meta.isLoadingSample}}",
+                    "include_recent": True,
                 },
             },
             **_common(operation),
@@ -116,10 +128,11 @@ def _hook_trigger(operation: dict[str, t.Any]) -> dict[str, t.Any]:
 
 
 def _create(operation: dict[str, t.Any]) -> dict[str, t.Any]:
+    """The action as a create, hidden: kept for zaps made before the searches existed."""
     return {
         "key": operation["key"],
         "noun": operation["noun"],
-        "display": _display(operation),
+        "display": {**_display(operation), "hidden": True},
         "operation": {
             "perform": {
                 "url": f"{BASE}{operation['path']}",
@@ -131,15 +144,74 @@ def _create(operation: dict[str, t.Any]) -> dict[str, t.Any]:
     }
 
 
+_SEARCH_SOURCE = """\
+const response = await z.request({
+  url: %(url)s,
+  method: %(method)s,
+  body: %(body)s,
+  skipThrowForStatus: true,
+});
+if (response.status === 404) {
+  return [];
+}
+response.throwForStatus();
+return [response.data];"""
+
+
+def search_key(operation: dict[str, t.Any]) -> str:
+    """get_video -> find_video: Zapier calls lookups searches, named find_*."""
+    return "find_" + operation["key"].removeprefix("get_")
+
+
+def _search(operation: dict[str, t.Any]) -> dict[str, t.Any]:
+    """A lookup as a Zapier search: an array of one, or empty when upstream has none."""
+    key = search_key(operation)
+    label = "Find " + operation["noun"]
+    inputs = ", ".join(
+        f"{f['key']}: bundle.inputData.{f['key']}" for f in operation["input_fields"]
+    )
+    source = _SEARCH_SOURCE % {
+        # Code may not use {{curlies}}: the same URL as a template literal.
+        "url": f"`${{bundle.authData.base_url || ''}}{operation['path']}`",
+        "method": json.dumps(operation["method"]),
+        "body": f"{{ {inputs} }}",
+    }
+    return {
+        "key": key,
+        "noun": operation["noun"],
+        "display": {
+            "label": label,
+            "description": operation["description"].replace("Gets", "Finds", 1),
+        },
+        "operation": {"perform": {"source": source}, **_common(operation)},
+    }
+
+
 def app_definition(manifest: Manifest) -> dict[str, t.Any]:
     auth = manifest["authentication"]
+    base_url = manifest["base_url"]
     source = manifest["request_sources"]["zapier"]
     return {
         "version": manifest["version"],
         "platformVersion": PLATFORM_VERSION,
+        "flags": {
+            # The connector's 429 carries its own message and Retry-After: let the app's
+            # middleware turn it into a ThrottledError that says when Zapier retries.
+            "throwForThrottlingEarly": False
+        },
         "authentication": {
             "type": "custom",
-            "fields": [_input_field(f) for f in auth["fields"]],
+            "fields": [
+                {
+                    "key": base_url["key"],
+                    "label": base_url["label"],
+                    "required": False,
+                    "type": "string",
+                    "helpText": f"{base_url['help_text']} Leave it empty to use this app's "
+                    f"{base_url['env']} environment variable.",
+                },
+                *(_input_field(f) for f in auth["fields"]),
+            ],
             "test": {"url": f"{BASE}{auth['test']['path']}", "method": auth["test"]["method"]},
             "connectionLabel": auth["connection_label"].replace("{{", "{{bundle.inputData."),
         },
@@ -154,7 +226,7 @@ def app_definition(manifest: Manifest) -> dict[str, t.Any]:
             op["key"]: _hook_trigger(op) if op["type"] == "webhook" else _polling_trigger(op)
             for op in manifest["triggers"]
         },
-        "searches": {},
+        "searches": {search_key(op): _search(op) for op in manifest["actions"]},
         "creates": {op["key"]: _create(op) for op in manifest["actions"]},
         "resources": {},
     }
@@ -166,9 +238,26 @@ INDEX_JS = """\
 
 const app = require('./app.json');
 
+// Requests name the connection's Connector URL; an empty one falls back on the environment.
+const connectorUrl = (request, z) => {
+  if (request.url.startsWith('/')) {
+    const base = (process.env.CONNECTOR_BASE_URL || '').replace(/\\/+$/, '');
+    if (!base) {
+      throw new z.errors.Error(
+        'Set the Connector URL in this connection (or CONNECTOR_BASE_URL in the app).',
+        'missing_connector_url',
+        400,
+      );
+    }
+    request.url = base + request.url;
+  }
+  request.url = request.url.replace(/([^:/])\\/{2,}/g, '$1/'); // a base URL's trailing '/'
+  return request;
+};
+
 // The connector answers errors as {"error": "<message>", "code": "<code>"}: show the message.
 const surfaceErrors = (response, z) => {
-  if (response.status < 400) {
+  if (response.status < 400 || response.skipThrowForStatus) {
     return response;
   }
   let message = `The TikTok connector answered ${response.status}.`;
@@ -181,27 +270,35 @@ const surfaceErrors = (response, z) => {
     // not JSON: keep the generic message
   }
   if (response.status === 429) {
-    throw new z.errors.ThrottledError(message, Number(response.getHeader('retry-after')) || 60);
+    // Reached because app.json sets flags.throwForThrottlingEarly to false.
+    const delay = Number(response.getHeader('retry-after')) || 60;
+    throw new z.errors.ThrottledError(`${message} Zapier retries in ${delay} seconds.`, delay);
   }
   throw new z.errors.Error(message, code, response.status);
 };
 
-// JSON cannot carry functions: app.json writes them as {"source": "..."}; compile them the
-// way Zapier does, so that tools given this module (zapier test, createAppTester) get functions.
+// JSON cannot carry functions: app.json writes them as {"source": "..."}. Compile them the
+// way zapier-platform-core does (async functions of z and bundle), so that tools handed
+// this module's operations directly get functions too.
+const AsyncFunction = Object.getPrototypeOf(async () => {}).constructor;
 const compileSources = (node) => {
   if (Array.isArray(node)) {
     return node.map(compileSources);
   }
   if (node && typeof node === 'object') {
     if (typeof node.source === 'string' && Object.keys(node).length === 1) {
-      return new Function('z', 'bundle', node.source); // eslint-disable-line no-new-func
+      return new AsyncFunction('z', 'bundle', node.source);
     }
     return Object.fromEntries(Object.entries(node).map(([k, v]) => [k, compileSources(v)]));
   }
   return node;
 };
 
-module.exports = { ...compileSources(app), afterResponse: [surfaceErrors] };
+module.exports = {
+  ...compileSources(app),
+  beforeRequest: [connectorUrl],
+  afterResponse: [surfaceErrors],
+};
 """
 
 

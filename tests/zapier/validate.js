@@ -9,12 +9,16 @@ const requireFromApp = (name) => require(require.resolve(name, { paths: [appDir]
 const schema = requireFromApp('zapier-platform-schema');
 const TriggerSchema = requireFromApp('zapier-platform-schema/lib/schemas/TriggerSchema');
 const CreateSchema = requireFromApp('zapier-platform-schema/lib/schemas/CreateSchema');
+const SearchSchema = requireFromApp('zapier-platform-schema/lib/schemas/SearchSchema');
 const app = require(path.join(appDir, 'app.json'));
 
 const messages = (result) => result.errors.map((e) => e.stack || e.message);
 const items = {};
 for (const [key, trigger] of Object.entries(app.triggers)) {
   items[`triggers.${key}`] = messages(TriggerSchema.validate(trigger));
+}
+for (const [key, search] of Object.entries(app.searches)) {
+  items[`searches.${key}`] = messages(SearchSchema.validate(search));
 }
 for (const [key, create] of Object.entries(app.creates)) {
   items[`creates.${key}`] = messages(CreateSchema.validate(create));
