@@ -396,11 +396,6 @@ def test_watch_module_polls_as_make_runs_it(make: Make, world: World) -> None:
     assert state.process(directive, make.watch(state, parameters), 2) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="include_recent stays within limit and puts new videos first: with a backlog of "
-    "limit or more, a lost answer is never sent again, and Make's state moves past it",
-)
 def test_a_lost_answer_is_recovered_even_with_a_backlog(make: Make, world: World) -> None:
     directive = code("module/new_video", "communication")["response"]["trigger"]
     parameters = {"handle": "tiktok", "limit": 2}

@@ -40,8 +40,10 @@ class NewVideoArgsSchema(ArgsSchema):
         load_default=None,
         metadata={
             "title": "Since",
-            "description": "First poll only: also return videos posted at or after this time "
-            "(ISO 8601 or Unix seconds; 0 for all) instead of starting from an empty baseline.",
+            "description": "First poll: return the videos posted at or after this time (ISO "
+            "8601 or Unix seconds; 0 for all) instead of starting from an empty baseline. With "
+            "include_recent, on every poll: the caller's own position, recent videos posted "
+            "after it come first.",
         },
     )
     limit = fields.Integer(
@@ -57,8 +59,8 @@ class NewVideoArgsSchema(ArgsSchema):
         load_default=False,
         metadata={
             "title": "Include recent",
-            "description": "Also return the videos this feed received in the last few minutes, "
-            "for callers that drop ids they have seen themselves (Zapier, Make, n8n's node): an "
-            "answer lost in transit then comes again. Leave it off without such dedup.",
+            "description": "Also return the videos this feed received lately (the last hour by "
+            "default), for callers that drop ids they have seen themselves (Zapier, Make, n8n's "
+            "node): an answer lost in transit then comes again. Leave it off without such dedup.",
         },
     )

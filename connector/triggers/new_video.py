@@ -95,14 +95,17 @@ def poll(
     with deadlines.until(start + settings.budget - settings.store_reserve):
         read = read_feed(provider, store, feed, since=since, settings=settings)
     with store.feed(feed) as tx:
-        fresh = decide(tx, read.videos, since=since, limit=limit, keep=settings.seen_ids_per_feed)
+        if include_recent:
+            answer = _with_recent(tx, read.videos, since, limit, settings)
+        else:
+            answer = decide(
+                tx, read.videos, since=since, limit=limit, keep=settings.seen_ids_per_feed
+            )
         # Gaps another poll opened meanwhile are kept; those this one read are replaced.
         now_open = tx.state.gaps if tx.state else ()
         opened_meanwhile = tuple(g for g in now_open if g not in read.gaps_before)
         tx.set_gaps((*read.gaps_after, *opened_meanwhile)[: settings.max_gaps])
-        if not include_recent:
-            return fresh
-        return _with_recent(tx, fresh, limit, settings)
+        return answer
 
 
 def read_feed(
@@ -242,8 +245,9 @@ def decide(
     fresh = _newest_first(_unique(fresh))
     deferred: set[str] = set()
     if limit is not None and len(fresh) > limit:
-        deferred = {v["id"] for v in fresh[:-limit]}
-        fresh = fresh[-limit:]
+        cut = len(fresh) - limit  # the newest ones wait; limit may be 0
+        deferred = {v["id"] for v in fresh[:cut]}
+        fresh = fresh[cut:]
     tx.remember(
         [Observed(v["id"], v["created_at_timestamp"]) for v in videos if v["id"] not in deferred],
         now,
@@ -253,26 +257,46 @@ def decide(
 
 
 def _with_recent(
-    tx: FeedTransaction, fresh: list[Video], limit: int | None, settings: PollSettings
+    tx: FeedTransaction,
+    videos: list[Video],
+    since: int | None,
+    limit: int | None,
+    settings: PollSettings,
 ) -> list[Video]:
-    """``fresh``, then what the feed received within the recent window, latest delivery
-    first: a platform that remembers the first id it processed stops there."""
+    """What :func:`decide` finds new, plus what the feed received within the recent window.
+
+    ``since`` is the caller's own position when it sends one on every poll (Make's last
+    processed date): recent videos posted after it were never processed there, so
+    they come first and count against ``limit``, before newer videos are taken (a lost
+    answer is then recovered even behind a backlog). The remaining room is filled with the
+    other recent videos, latest delivery first.
+    """
     now = time.time()
+    recent = [
+        json.loads(payload)
+        for payload in tx.recent(now - settings.recent_window, settings.recent_max)
+    ]
+    pending = []
+    if since is not None and tx.state is not None:
+        # After, not at: the video at the caller's position is the one it processed last.
+        pending = _newest_first([v for v in recent if v["created_at_timestamp"] > since])
+        if limit is not None:
+            pending = pending[len(pending) - limit :] if len(pending) > limit else pending
+    room = None if limit is None else limit - len(pending)
+    fresh = decide(tx, videos, since=since, limit=room, keep=settings.seen_ids_per_feed)
     tx.record_delivered(
         [(Observed(v["id"], v["created_at_timestamp"]), json.dumps(v)) for v in fresh],
         now,
         keep=settings.recent_max,
         window=settings.recent_window,
     )
-    room = settings.recent_max if limit is None else limit - len(fresh)
-    if room <= 0:
-        return fresh
-    returned = {v["id"] for v in fresh}
-    recent = [
-        json.loads(payload)
-        for payload in tx.recent(now - settings.recent_window, room + len(fresh))
-    ]
-    return fresh + [v for v in recent if v["id"] not in returned][:room]
+    answer = fresh + pending
+    returned = {v["id"] for v in answer}
+    # What the store keeps: the recent_max latest deliveries, this poll's included.
+    spare = settings.recent_max - len(answer)
+    if limit is not None:
+        spare = min(spare, limit - len(answer))
+    return answer + [v for v in recent if v["id"] not in returned][: max(spare, 0)]
 
 
 def _needs_older(store: Store, feed: FeedKey, last: Video, since: int | None) -> bool:
