@@ -1,62 +1,55 @@
-// Runs the generated n8n credentials, declarative node and polling trigger the way n8n
-// would (credential authenticate/test, declarative routing, poll() with its context),
-// against a live connector, without n8n itself. Prints what each step returned.
+// Runs the generated credentials, declarative action node and polling trigger the way n8n
+// calls them (see context.js), against a live connector, and prints one JSON line of what
+// each step returned. Usage: node harness.js <package dir>
 'use strict';
 
-const path = require('path');
+const { connector, load, pollContext, workflowNode } = require('./context');
 
-const pkgDir = process.argv[2];
-const pkg = require(path.join(pkgDir, 'package.json'));
-const load = (file) => {
-  const exported = require(path.join(pkgDir, file));
-  const Class = Object.values(exported)[0];
-  return new Class();
-};
-const credential = load(pkg.n8n.credentials[0]);
-const [actionNode, triggerNode] = pkg.n8n.nodes.map(load);
-
+const { credential, nodes } = load(process.argv[2]);
 const credentials = { baseUrl: process.env.CONNECTOR_BASE_URL, apiKey: process.env.API_KEY };
-// n8n expressions used here are "={{$credentials.x}}" templates.
-const expression = (value) =>
-  typeof value === 'string' && value.startsWith('=')
-    ? value.slice(1).replace(/\{\{\s*\$credentials\.(\w+)\s*\}\}/g, (_, key) => credentials[key])
-    : value;
+const http = connector(credential, credentials);
+const trigger = nodes.tikTokConnectorTrigger;
+const action = nodes.tikTokConnector;
 
-const send = async ({ method, url, headers = {}, body }) => {
-  const authHeaders = Object.fromEntries(
-    Object.entries(credential.authenticate.properties.headers).map(([k, v]) => [k, expression(v)]),
-  );
-  const response = await fetch(url, {
-    method,
-    headers: { 'Content-Type': 'application/json', ...headers, ...authHeaders },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await response.text();
-  return { status: response.status, body: text ? JSON.parse(text) : null };
+const postVideo = async (handle) => {
+  const url = `${process.env.SANDBOX_URL}/_sandbox/profiles/${handle}/videos`;
+  return await (await fetch(url, { method: 'POST' })).json();
 };
 
-const pollContext = (mode, parameters, workflowId) => ({
-  getNodeParameter: (name) => parameters[name],
-  getCredentials: async (name) => {
-    if (name !== credential.name) throw new Error(`unknown credentials ${name}`);
-    return credentials;
-  },
-  getMode: () => mode,
-  getWorkflow: () => ({ id: workflowId }),
-  helpers: {
-    httpRequestWithAuthentication: async (name, options) => {
-      if (name !== credential.name) throw new Error(`unknown credentials ${name}`);
-      const { status, body } = await send(options);
-      if (status >= 400) throw new Error(`${status}: ${body.error}`);
-      return body;
-    },
-    returnJsonArray: (items) => items.map((json) => ({ json })),
-  },
-});
+// Two published workflows with n8n's kind of ids, each with the trigger node.
+const workflow = (workflowId, staticData) =>
+  workflowNode({
+    workflowId,
+    type: 'CUSTOM.tikTokConnectorTrigger',
+    name: 'New Video Posted',
+    parameters: { handle: 'creator' },
+    staticData,
+  });
+const first = workflow('4fUcJ2vX0DyQm1Bp');
+const second = workflow('Qx7LmN2pR8sT0uVw');
+
+// One poll as n8n runs it; `answers` records what the connector sent back. `lose` drops the
+// answer after the connector sent it, as a connection that breaks on the way back does.
+const poll = async (state, mode, answers, { lose = false } = {}) => {
+  const context = pollContext(state, mode, credentials, http);
+  const request = context.helpers.httpRequestWithAuthentication;
+  context.helpers.httpRequestWithAuthentication = async function (...args) {
+    const body = await request.apply(this, args);
+    answers.push(body.map((video) => video.id));
+    if (lose) throw new Error('socket hang up');
+    return body;
+  };
+  try {
+    const emitted = await trigger.poll.call(context);
+    return emitted === null ? null : emitted[0].map((item) => item.json.id);
+  } catch (error) {
+    return { error: error.message };
+  }
+};
 
 // Declarative routing: requestDefaults, the operation's request, each property's send.
 const runAction = async (operation, parameters) => {
-  const description = actionNode.description;
+  const description = action.description;
   const option = description.properties[0].options.find((o) => o.value === operation);
   const body = {};
   for (const property of description.properties.slice(1)) {
@@ -65,32 +58,49 @@ const runAction = async (operation, parameters) => {
       body[property.routing.send.property] = parameters[property.name] ?? property.default;
     }
   }
-  return send({
+  return http.send({
     method: option.routing.request.method,
-    url: expression(description.requestDefaults.baseURL) + option.routing.request.url,
+    url: http.expression(description.requestDefaults.baseURL) + option.routing.request.url,
     headers: description.requestDefaults.headers,
     body,
   });
 };
 
 const main = async () => {
-  const results = {};
+  const results = { answers: {} };
   const test = credential.test.request;
-  results.credential_test = await send({
+  results.credential_test = await http.send({
     method: test.method,
-    url: expression(test.baseURL) + test.url,
+    url: http.expression(test.baseURL) + test.url,
   });
-  const parameters = { handle: 'creator' };
-  results.manual = await triggerNode.poll.call(pollContext('manual', parameters, 'wf-1'));
-  results.first = await triggerNode.poll.call(pollContext('trigger', parameters, 'wf-1'));
-  results.other_first = await triggerNode.poll.call(pollContext('trigger', parameters, 'wf-2'));
-  const posted = await fetch(`${process.env.SANDBOX_URL}/_sandbox/profiles/creator/videos`, {
-    method: 'POST',
+  // Each poll makes one request: its answer's ids, under `key`.
+  const answers = (key) => ({ push: (ids) => (results.answers[key] = ids) });
+
+  results.manual = await poll(first, 'manual', answers('manual'));
+  results.static_after_manual = { ...first.staticData };
+  results.first = await poll(first, 'trigger', answers('first'));
+  results.other_first = await poll(second, 'trigger', answers('other_first'));
+
+  results.posted = await postVideo('creator');
+  results.second = await poll(first, 'trigger', answers('second'));
+  results.third = await poll(first, 'trigger', answers('third'));
+  results.other_second = await poll(second, 'trigger', answers('other_second'));
+
+  results.posted_lost = await postVideo('creator');
+  results.lost = await poll(first, 'trigger', answers('lost'), { lose: true });
+  results.recovered = await poll(first, 'trigger', answers('recovered'));
+  results.after_recovery = await poll(first, 'trigger', answers('after_recovery'));
+  results.emitted_ids = first.staticData.emittedIds;
+
+  // A node that has emitted many videos keeps only the latest ids.
+  const full = workflow('Zz9Yy8Xx7Ww6Vv5U', {
+    emittedIds: Array.from({ length: 500 }, (_, i) => String(7000000000000000000n + BigInt(i))),
   });
-  results.posted = await posted.json();
-  results.second = await triggerNode.poll.call(pollContext('trigger', parameters, 'wf-1'));
-  results.third = await triggerNode.poll.call(pollContext('trigger', parameters, 'wf-1'));
-  results.other_second = await triggerNode.poll.call(pollContext('trigger', parameters, 'wf-2'));
+  await poll(full, 'trigger', answers('full_first'));
+  results.posted_full = await postVideo('creator');
+  results.full = await poll(full, 'trigger', answers('full'));
+  results.full_emitted_ids = full.staticData.emittedIds;
+
   results.get_video = await runAction('get_video', { url: results.posted.url });
   results.get_profile = await runAction('get_profile', { handle: '@creator' });
   results.get_video_bad = await runAction('get_video', {});
