@@ -13,25 +13,21 @@ __version__ = "0.1.0"
 def create_app(test_config: t.Mapping[str, t.Any] | None = None) -> Flask:
     """Build the connector app.
 
-    Settings: :data:`connector.config.DEFAULTS`, then ``CONNECTOR_*`` environment variables,
-    then ``test_config``.
+    Settings: :class:`connector.config.Settings` defaults, then ``CONNECTOR_*`` environment
+    variables, then ``test_config`` (names without the prefix).
 
     :raises ConfigError: when the settings cannot work.
     """
-    from . import config
     from .api import register_api
+    from .config import Settings
     from .runtime import Runtime
 
     app = Flask(__name__)
     # Keep fields in schema order (id first), as people read them in a zap's field picker.
     app.json.sort_keys = False  # type: ignore[attr-defined]
-    app.config.from_mapping(config.DEFAULTS)
-    app.config.from_prefixed_env("CONNECTOR")
-    if test_config is not None:
-        app.config.from_mapping(test_config)
-    config.validate(app.config)
-    app.logger.setLevel(getattr(logging, str(app.config["LOG_LEVEL"]).upper(), logging.INFO))
-    app.extensions["connector"] = Runtime(app.config)
+    settings = Settings.load(test_config)
+    app.logger.setLevel(getattr(logging, settings.log_level))
+    app.extensions["connector"] = Runtime(settings)
     register_api(app)
     return app
 

@@ -56,9 +56,10 @@ def serve(host: str, port: int, threads: int, sandbox: bool) -> None:
             f"SANDBOX MODE: upstream is the built-in sandbox at {upstream.url} "
             "(generated data, any API key works, nothing leaves this machine)."
         )
-    click.echo(f"Connector listening on http://{host}:{port} (store: {app.config['DATABASE_URL']})")
+    settings = app.extensions["connector"].settings
+    click.echo(f"Connector listening on http://{host}:{port} (store: {settings.database_url})")
     scheduler = None
-    interval = float(app.config["POLL_INTERVAL"])
+    interval = settings.poll_interval
     if interval > 0:
         from .hooks.scheduler import Scheduler
 
@@ -173,7 +174,7 @@ def db() -> None:
 def db_upgrade() -> None:
     """Create or migrate the store's schema (also done automatically at start-up)."""
     app = _app()
-    click.echo(f"Store ready: {app.config['DATABASE_URL']}")
+    click.echo(f"Store ready: {app.extensions['connector'].settings.database_url}")
 
 
 def main() -> None:

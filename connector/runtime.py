@@ -9,6 +9,7 @@ import typing as t
 
 import httpx
 
+from .config import Settings
 from .crypto import Sealer
 from .errors import ConfigError, InvalidInput, NotConfigured
 from .platforms import tenant_for
@@ -46,51 +47,38 @@ class Caller:
         return self.credentials[0][0]
 
 
-def _names(value: t.Any) -> list[str]:
-    """A list setting given as a JSON list or a comma-separated string."""
-    if value is None or value == "":
-        return []
-    items = value if isinstance(value, list | tuple) else str(value).split(",")
-    return [str(item).strip() for item in items if str(item).strip()]
-
-
 class Runtime:
     """Built once per app by ``create_app``; lives at ``app.extensions["connector"]``."""
 
-    def __init__(self, config: t.Mapping[str, t.Any]) -> None:
-        self.config = config
-        self.default_provider: str = config["PROVIDER"]
-        provider_class(self.default_provider)  # fail start-up on an unknown name
-        self.server_keys = {
-            name: str(config[f"{name.upper()}_API_KEY"])
-            for name in PROVIDERS
-            if config.get(f"{name.upper()}_API_KEY")
-        }
-        self.access_tokens = _names(config.get("ACCESS_TOKENS"))
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.default_provider: str = settings.provider
+        self.server_keys = dict(settings.api_keys)
+        self.access_tokens = list(settings.access_tokens)
         if self.server_keys and not self.access_tokens:
             raise ConfigError(
                 "Server-side provider keys are set, so CONNECTOR_ACCESS_TOKENS must be too: "
                 "only callers presenting one of those tokens may spend the server's keys."
             )
-        self.failover_order = self._failover_order(_names(config.get("PROVIDER_ORDER")))
+        self.failover_order = self._failover_order(list(settings.provider_order))
         self.store: Store = open_store(
-            config["DATABASE_URL"], busy_timeout=float(config["SQLITE_BUSY_TIMEOUT"])
+            settings.database_url, busy_timeout=settings.sqlite_busy_timeout
         )
         self.poll_settings = PollSettings(
-            max_pages=int(config["BACKFILL_MAX_PAGES"]),
-            seen_ids_per_feed=int(config["SEEN_IDS_PER_FEED"]),
-            sample_size=int(config["SAMPLE_SIZE"]),
-            budget=float(config["POLL_BUDGET"]),
-            store_reserve=min(2.0, float(config["POLL_BUDGET"]) / 10),
-            recent_window=float(config["RECENT_WINDOW"]),
-            recent_max=int(config["RECENT_MAX"]),
+            max_pages=settings.backfill_max_pages,
+            seen_ids_per_feed=settings.seen_ids_per_feed,
+            sample_size=settings.sample_size,
+            budget=settings.poll_budget,
+            store_reserve=min(2.0, settings.poll_budget / 10),
+            recent_window=settings.recent_window,
+            recent_max=settings.recent_max,
         )
         # A store that can limit across workers (PostgreSQL) does; otherwise, per process.
         self.limits: SlotLimiter = (
             self.store if isinstance(self.store, SlotLimiter) else ConcurrencyLimits()
         )
-        secret = config.get("SECRET_KEY")
-        self._sealer = Sealer(str(secret)) if secret else None
+        secret = settings.secret_key
+        self._sealer = Sealer(secret) if secret else None
         if self._sealer is None and self.store.has_subscriptions():
             raise ConfigError(
                 "Webhook subscriptions exist, so CONNECTOR_SECRET_KEY must be set (the one "
@@ -159,9 +147,7 @@ class Runtime:
         return self._sealer
 
     def base_url(self, name: str) -> str:
-        return str(
-            self.config.get(f"{name.upper()}_BASE_URL") or provider_class(name).default_base_url
-        )
+        return self.settings.base_urls.get(name) or provider_class(name).default_base_url
 
     def provider(self, name: str, api_key: str, request_source: str) -> Provider:
         cls = provider_class(name)
@@ -169,7 +155,7 @@ class Runtime:
             self._client(name),
             api_key=api_key,
             request_source=request_source,
-            default_retry_after=int(self.config["DEFAULT_RETRY_AFTER"]),
+            default_retry_after=self.settings.default_retry_after,
             limits=self.limits,
         )
 
@@ -185,7 +171,7 @@ class Runtime:
             if client is None:
                 client = httpx.Client(
                     base_url=self.base_url(name),
-                    timeout=float(self.config["UPSTREAM_TIMEOUT"]),
+                    timeout=self.settings.upstream_timeout,
                     headers={"User-Agent": "tiktok-connector"},
                     # Retries connect failures only, which never reached upstream.
                     transport=httpx.HTTPTransport(retries=1),

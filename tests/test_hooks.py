@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import typing as t
 
@@ -283,7 +284,10 @@ def test_a_target_turning_private_is_refused_at_delivery(
 ) -> None:
     hooks.subscribe("rebound")
     world.post_video("creator")
-    monkeypatch.setitem(hooks.app.extensions["connector"].config, "ALLOW_PRIVATE_TARGETS", False)
+    rt = hooks.app.extensions["connector"]
+    monkeypatch.setattr(
+        rt, "settings", dataclasses.replace(rt.settings, allow_private_targets=False)
+    )
     report = hooks.cycle()
     assert report["dead"] == 1
     assert hooks.receiver.all("rebound") == []

@@ -63,7 +63,7 @@ def test_the_app_runs_against_a_live_connector(make_app: t.Any, world: World) ->
                 "CONNECTOR_URL": server.url,
                 # What an empty Connector URL in the connection falls back on.
                 "CONNECTOR_BASE_URL": server.url,
-                "SANDBOX_URL": str(app.config["DUMPLINGAI_BASE_URL"]),
+                "SANDBOX_URL": app.extensions["connector"].settings.base_urls["dumplingai"],
                 "API_KEY": KEY,
                 "NODE_ENV": "test",
             },

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import typing as t
 
-from flask import current_app
-
 from .. import __version__
 from ..providers import PROVIDERS, provider_class
 from ..schemas import AuthTestSchema, HealthSchema, ProviderInfoSchema
@@ -26,7 +24,7 @@ def health() -> dict[str, t.Any]:
         "status": "ok",
         "version": __version__,
         "store": store.backend,
-        "sandbox": bool(current_app.config["SANDBOX"]),
+        "sandbox": runtime().settings.sandbox,
     }
 
 

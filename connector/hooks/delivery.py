@@ -101,16 +101,16 @@ class Deliverer:
 
     def __init__(self, rt: Runtime, *, client: httpx.Client | None = None) -> None:
         self.rt = rt
-        config = rt.config
+        settings = rt.settings
         self.policy = RetryPolicy(
-            first_retry=float(config["DELIVERY_FIRST_RETRY"]),
-            max_delay=float(config["DELIVERY_MAX_DELAY"]),
-            max_age=float(config["DELIVERY_MAX_AGE"]),
-            client_error_attempts=int(config["DELIVERY_CLIENT_ERROR_ATTEMPTS"]),
+            first_retry=settings.delivery_first_retry,
+            max_delay=settings.delivery_max_delay,
+            max_age=settings.delivery_max_age,
+            client_error_attempts=settings.delivery_client_error_attempts,
         )
-        self.timeout = float(config["DELIVERY_TIMEOUT"])
-        self.allow_private = bool(config["ALLOW_PRIVATE_TARGETS"])
-        self.workers = int(config["DELIVERY_WORKERS"])
+        self.timeout = settings.delivery_timeout
+        self.allow_private = settings.allow_private_targets
+        self.workers = settings.delivery_workers
         self._owns_client = client is None
         self.client = client or httpx.Client(
             timeout=self.timeout,

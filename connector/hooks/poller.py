@@ -55,15 +55,15 @@ def run_cycle(rt: Runtime, *, deliverer: Deliverer | None = None) -> CycleReport
     # Due means "not polled since before this cycle began (minus the gap)", so a handle
     # polled in this cycle is not claimed again by the loop below.
     started = time.time()
-    lease = float(rt.config["UPSTREAM_TIMEOUT"]) * (rt.poll_settings.max_pages + 1) + 60
+    lease = rt.settings.upstream_timeout * (rt.poll_settings.max_pages + 1) + 60
     by_watch: dict[WatchKey, list[Subscription]] | None = None
     # Claim a few at a time, so that workers running cycles at once share the work.
     while keys := store.claim_watches(
         owner,
         now=started,
         lease=lease,
-        min_gap=float(rt.config["POLL_MIN_GAP"]),
-        limit=int(rt.config["POLL_BATCH"]),
+        min_gap=rt.settings.poll_min_gap,
+        limit=rt.settings.poll_batch,
         is_stale=is_stale,
     ):
         if by_watch is None:

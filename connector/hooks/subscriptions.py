@@ -43,7 +43,7 @@ def subscribe(
     :raises ProviderError: when the baseline cannot be read; nothing is stored.
     """
     sealer = rt.sealer
-    check_target(target_url, allow_private=bool(rt.config["ALLOW_PRIVATE_TARGETS"]))
+    check_target(target_url, allow_private=rt.settings.allow_private_targets)
     subscription_id = "sub_" + secrets.token_hex(12)
     secret = new_signing_secret()
     now = time.time()
