@@ -94,7 +94,8 @@ def poll(
     start = time.monotonic() if arrived is None else arrived
     with deadlines.until(start + settings.budget - settings.store_reserve):
         read = read_feed(provider, store, feed, since=since, settings=settings)
-    with store.feed(feed) as tx:
+    # The store's lock waits (SQLite's busy timeout) end with the budget too.
+    with deadlines.until(start + settings.budget), store.feed(feed) as tx:
         if include_recent:
             answer = _with_recent(tx, read.videos, since, limit, settings)
         else:
