@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import pathlib
+import shutil
+import subprocess
 import typing as t
 
 import jsonschema
@@ -89,6 +91,35 @@ def test_committed_exports_match_a_fresh_export(target: str) -> None:
     assert files, target
     stale = [name for name, text in files.items() if (folder / name).read_text() != text]
     assert stale == [], f"run `connector export {target}` and commit: {stale}"
+    if exports.TARGETS[target][1] != ".":
+        # A file the exporter no longer writes must not linger in its folder either.
+        orphans = sorted(set(_tracked(folder)) - set(files))
+        assert orphans == [], f"no longer generated, remove them: {orphans}"
+
+
+def _tracked(folder: pathlib.Path) -> list[str]:
+    if shutil.which("git") is None or not (ROOT / ".git").exists():
+        pytest.skip("not a git checkout: cannot list the committed files")
+    listed = subprocess.run(
+        ["git", "ls-files", "--", str(folder.relative_to(ROOT))],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    return [
+        str(pathlib.PurePosixPath(path).relative_to(folder.relative_to(ROOT))) for path in listed
+    ]
+
+
+def test_generated_files_are_marked_as_such() -> None:
+    attributes = (ROOT / ".gitattributes").read_text()
+    for target, (_, folder) in exports.TARGETS.items():
+        for name in exports.render(target, ROOT / "manifest.json"):
+            path = name if folder == "." else f"{folder}/{name}"
+            if path == "manifest.json":
+                continue  # hand-written, with generated parts
+            assert path in attributes or f"{folder}/**" in attributes, path
 
 
 def test_export_cli_writes_into_a_folder(tmp_path: pathlib.Path) -> None:
