@@ -105,7 +105,7 @@ def test_the_action_node_does_not_call_itself_a_trigger() -> None:
 @needs_node
 @needs_packages
 def test_polling_trigger_and_actions_run_against_a_live_connector(
-    make_app: t.Any, world: World
+    make_app: t.Any, world: World, sandbox_url: str
 ) -> None:
     app = make_app()
     with BackgroundServer(app) as server:
@@ -116,7 +116,7 @@ def test_polling_trigger_and_actions_run_against_a_live_connector(
             timeout=90,
             env=_node_env(
                 CONNECTOR_BASE_URL=server.url,
-                SANDBOX_URL=str(app.config["DUMPLINGAI_BASE_URL"]),
+                SANDBOX_URL=sandbox_url,
                 API_KEY=KEY,
             ),
         )
@@ -162,7 +162,7 @@ def test_polling_trigger_and_actions_run_against_a_live_connector(
 @needs_node
 @needs_packages
 def test_instant_trigger_subscribes_verifies_deliveries_and_unsubscribes(
-    make_app: t.Any, world: World
+    make_app: t.Any, world: World, sandbox_url: str
 ) -> None:
     app = make_app(**HOOK_SETTINGS)
     cycles = []
@@ -177,7 +177,7 @@ def test_instant_trigger_subscribes_verifies_deliveries_and_unsubscribes(
             text=True,
             env=_node_env(
                 CONNECTOR_BASE_URL=server.url,
-                SANDBOX_URL=str(app.config["DUMPLINGAI_BASE_URL"]),
+                SANDBOX_URL=sandbox_url,
                 API_KEY=KEY,
             ),
         ) as process,
