@@ -11,7 +11,7 @@ class TikTokConnectorApi {
     dark: "file:tiktok.dark.svg",
   };
 
-  documentationUrl = "https://tiktok-connector.dev/docs/n8n";
+  documentationUrl = "https://tiktok-connector.example.com/docs/n8n";
 
   properties = [
     {
