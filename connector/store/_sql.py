@@ -114,6 +114,42 @@ SCHEMA: tuple[str, ...] = (
         PRIMARY KEY (feed_id, video_id)
     ) {without_rowid};
     """,
+    # 5: what the operator console shows (see store/activity.py): each delivery attempt
+    # (a bounded log per subscription), the last poll cycles, upstream calls counted in
+    # five-minute buckets, and each watch's last failed poll.
+    """
+    CREATE TABLE delivery_attempts (
+        id {identity},
+        subscription_id TEXT NOT NULL REFERENCES subscriptions (id) ON DELETE CASCADE,
+        video_id TEXT NOT NULL,
+        webhook_id TEXT NOT NULL,
+        attempted_at {float} NOT NULL,
+        outcome TEXT NOT NULL,
+        status INTEGER,
+        duration {float} NOT NULL,
+        error TEXT
+    );
+    CREATE INDEX delivery_attempts_by_subscription ON delivery_attempts (subscription_id, id);
+    CREATE TABLE poll_cycles (
+        id {identity},
+        started_at {float} NOT NULL,
+        duration {float} NOT NULL,
+        worker TEXT NOT NULL,
+        counts TEXT NOT NULL
+    );
+    CREATE TABLE upstream_usage (
+        bucket {bigint} NOT NULL,
+        tenant TEXT NOT NULL,
+        provider TEXT NOT NULL,
+        request_source TEXT NOT NULL,
+        outcome TEXT NOT NULL,
+        calls {bigint} NOT NULL,
+        seconds {float} NOT NULL,
+        PRIMARY KEY (bucket, tenant, provider, request_source, outcome)
+    ) {without_rowid};
+    ALTER TABLE watches ADD COLUMN last_error TEXT;
+    ALTER TABLE watches ADD COLUMN last_error_at {float};
+    """,
 )
 
 
