@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+import pathlib
+import shutil
+import subprocess
 import typing as t
 
 import httpx
@@ -16,6 +19,28 @@ from connector.serving import BackgroundServer
 from .receiver import Receiver
 
 KEY = "sk_test_0123456789abcdef"
+
+ROOT = pathlib.Path(__file__).parent.parent
+# The platforms' own npm packages the tests run the generated apps with: (folder, command).
+NPM_PACKAGES = (
+    (ROOT / "zapier_schema", ["npm", "install", "--no-audit", "--no-fund", "--loglevel=error"]),
+    (ROOT / "tests" / "n8n" / "npm", ["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"]),
+)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Install the platforms' npm packages when Node is here and they are not, so that the
+    test command alone runs every test this machine can run (the tests that need them are
+    skipped, saying why, when npm cannot install them)."""
+    if shutil.which("npm") is None:
+        return
+    for folder, command in NPM_PACKAGES:
+        if (folder / "node_modules").is_dir():
+            continue
+        try:
+            subprocess.run(command, cwd=folder, check=True, capture_output=True, timeout=600)
+        except (OSError, subprocess.SubprocessError) as exc:
+            print(f"could not install the npm packages in {folder}: {exc}")
 
 
 @pytest.fixture(autouse=True)
