@@ -88,6 +88,13 @@ class Settings:
     delivery_workers: int = _setting(8, minimum=1)
     # True when the upstream is the built-in sandbox (set by `connector serve --sandbox`).
     sandbox: bool = False
+    # The operator console (/console/): the token that signs in, compared in constant time.
+    # Unset keeps the console closed (`connector serve --sandbox` makes one up and prints it).
+    admin_token: str | None = _setting(None, secret=True)
+    # Bearer token GET /metrics asks for; unset leaves /metrics open to whoever reaches it.
+    metrics_token: str | None = _setting(None, secret=True)
+    # Delivery attempts kept per subscription for the console's history (oldest go first).
+    attempt_log_size: int = _setting(100, minimum=1)
     # Per provider: where it is served (default: its public URL; a proxy or an emulator may
     # stand in), from <NAME>_BASE_URL, and a server-side key for callers presenting an
     # access token, from <NAME>_API_KEY.
