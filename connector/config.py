@@ -21,6 +21,7 @@ PREFIX = "CONNECTOR_"
 TRUE = frozenset({"true", "1", "yes", "on"})
 FALSE = frozenset({"false", "0", "no", "off"})
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+LOG_FORMATS = ("text", "json")
 
 
 def _setting(default: t.Any, *, minimum: float | None = None, secret: bool = False) -> t.Any:
@@ -62,6 +63,12 @@ class Settings:
     # Seconds a write waits for the SQLite lock before answering 503.
     sqlite_busy_timeout: float = _setting(15.0, minimum=0.001)
     log_level: str = "INFO"
+    # Log lines: "text" (one readable line each) or "json" (one JSON object per line); either
+    # way each carries the request id that answers carry as X-Request-Id.
+    log_format: str = "text"
+    # Largest request body accepted, in bytes (the connector's inputs are a few short fields):
+    # a larger one is answered 413 before it is read.
+    max_body_size: int = _setting(65536, minimum=1024)
     # Instant triggers. Seals stored upstream keys and signing secrets (32+ characters);
     # required once webhook subscriptions exist.
     secret_key: str | None = _setting(None, secret=True)
@@ -150,6 +157,8 @@ def _parse(name: str, field: dataclasses.Field[t.Any], raw: t.Any) -> t.Any:
             value = None if raw is None or str(raw).strip() == "" else _text(raw)
         elif name == "LOG_LEVEL":
             value = _log_level(raw)
+        elif name == "LOG_FORMAT":
+            value = _log_format(raw)
         elif name == "DATABASE_URL":
             value = _database_url(raw)
         else:
@@ -223,6 +232,13 @@ def _log_level(raw: t.Any) -> str:
     if level not in LOG_LEVELS:
         raise ValueError(f"expected one of {', '.join(LOG_LEVELS)}")
     return level
+
+
+def _log_format(raw: t.Any) -> str:
+    fmt = _text(raw).lower()
+    if fmt not in LOG_FORMATS:
+        raise ValueError(f"expected one of {', '.join(LOG_FORMATS)}")
+    return fmt
 
 
 def _url(raw: t.Any) -> str:
