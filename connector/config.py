@@ -69,9 +69,13 @@ class Settings:
     # Largest request body accepted, in bytes (the connector's inputs are a few short fields):
     # a larger one is answered 413 before it is read.
     max_body_size: int = _setting(65536, minimum=1024)
-    # Instant triggers. Seals stored upstream keys and signing secrets (32+ characters);
-    # required once webhook subscriptions exist.
+    # Instant triggers. Seals stored upstream keys and signing secrets; required once webhook
+    # subscriptions exist. Weak keys are refused (see crypto.py key_weakness), and start-up
+    # refuses a key other than the one the store's secrets were sealed with.
     secret_key: str | None = _setting(None, secret=True)
+    # The key SECRET_KEY replaces: still opens what it sealed, and start-up re-seals all of
+    # that with SECRET_KEY (key rotation). Remove it once every worker runs the new key.
+    secret_key_previous: str | None = _setting(None, secret=True)
     # Seconds between poll cycles of the scheduler inside `connector serve`; 0 turns it off.
     poll_interval: float = _setting(60.0, minimum=0)
     # Seconds before a watched handle is polled again, however many cycles run (several
@@ -91,8 +95,13 @@ class Settings:
     delivery_max_age: float = _setting(86400.0, minimum=0.001)
     # Attempts for a target answering 4xx (other than 408, 410 and 429) before dead-lettering.
     delivery_client_error_attempts: int = _setting(3, minimum=1)
-    # Subscriptions delivered to in parallel, so a slow target holds up no other.
+    # Deliveries sent in parallel (one per target URL at a time; at most half of them for one
+    # tenant, and half for targets whose last attempt got no answer).
     delivery_workers: int = _setting(8, minimum=1)
+    # Webhook subscriptions one API key (tenant) may have, in all and to one target URL (the
+    # query string aside); more answer 409 subscription_limit_reached.
+    max_subscriptions_per_tenant: int = _setting(100, minimum=1)
+    max_subscriptions_per_target: int = _setting(10, minimum=1)
     # True when the upstream is the built-in sandbox (set by `connector serve --sandbox`).
     sandbox: bool = False
     # The operator console (/console/): the token that signs in, compared in constant time.
@@ -154,6 +163,8 @@ def _parse(name: str, field: dataclasses.Field[t.Any], raw: t.Any) -> t.Any:
         elif kind == "tuple[str, ...]":
             value = _names(raw)
         elif kind == "str | None":
+            if field.metadata.get("secret") and isinstance(raw, str) and raw and not raw.strip():
+                raise ValueError("a secret made of blanks is no secret")
             value = None if raw is None or str(raw).strip() == "" else _text(raw)
         elif name == "LOG_LEVEL":
             value = _log_level(raw)
