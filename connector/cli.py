@@ -49,7 +49,7 @@ def serve(host: str, port: int, threads: int, sandbox: bool) -> None:
         from .sandbox import base_urls, create_sandbox_app
 
         upstream = BackgroundServer(create_sandbox_app()).start()
-        overrides = {**base_urls(upstream.url), "SANDBOX": True}
+        overrides = {**base_urls(upstream.url), "SANDBOX": True, **_sandbox_defaults()}
     app = _app(overrides)
     if upstream is not None:
         click.echo(
@@ -58,6 +58,7 @@ def serve(host: str, port: int, threads: int, sandbox: bool) -> None:
         )
     settings = app.extensions["connector"].settings
     click.echo(f"Connector listening on http://{host}:{port} (store: {settings.database_url})")
+    click.echo(_console_line(host, port, settings.admin_token, overrides.get("ADMIN_TOKEN")))
     scheduler = None
     interval = settings.poll_interval
     if interval > 0:
@@ -72,6 +73,38 @@ def serve(host: str, port: int, threads: int, sandbox: bool) -> None:
             scheduler.stop()
         if upstream is not None:
             upstream.stop()
+
+
+# The sandbox's own secret key: it seals only keys for the sandbox, where any key works.
+# Kept the same across runs, so that the demo subscription of an earlier run still opens.
+SANDBOX_SECRET_KEY = "sandbox-only-not-secret-7c1e9a4f2b6d8e03"
+
+
+def _sandbox_defaults() -> dict[str, t.Any]:
+    """What the console's sandbox panel needs, where the environment does not say otherwise:
+    an admin token made up for this run (printed), a secret key for the demo webhook, and
+    webhook targets on this machine."""
+    import os
+    import secrets
+
+    defaults = {
+        "ADMIN_TOKEN": secrets.token_urlsafe(16),
+        "SECRET_KEY": SANDBOX_SECRET_KEY,
+        "ALLOW_PRIVATE_TARGETS": True,
+    }
+    return {
+        name: value for name, value in defaults.items() if f"CONNECTOR_{name}" not in os.environ
+    }
+
+
+def _console_line(host: str, port: int, token: str | None, made_up: str | None) -> str:
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    url = f"http://{shown}:{port}/console/"
+    if token is None:
+        return "Operator console: closed (set CONNECTOR_ADMIN_TOKEN to open it)."
+    if made_up is not None:
+        return f"Operator console: {url} (admin token for this run: {made_up})"
+    return f"Operator console: {url} (sign in with CONNECTOR_ADMIN_TOKEN)"
 
 
 @cli.command("sandbox")
@@ -101,6 +134,27 @@ def poll() -> None:
     except ConnectorError as exc:
         raise click.ClickException(exc.message) from exc
     click.echo(" ".join(f"{key}={value}" for key, value in report.as_dict().items()))
+
+
+@cli.command("rotate-key")
+def rotate_key() -> None:
+    """Re-seal the stored API keys and signing secrets with CONNECTOR_SECRET_KEY.
+
+    Set the new key as CONNECTOR_SECRET_KEY and the old one as CONNECTOR_SECRET_KEY_PREVIOUS.
+    Every start-up does the same; this command does it without serving. Remove
+    CONNECTOR_SECRET_KEY_PREVIOUS once every worker runs with the new key.
+    """
+    app = _app()
+    rt = app.extensions["connector"]
+    if rt.settings.secret_key is None:
+        raise click.ClickException("Set CONNECTOR_SECRET_KEY to the new key.")
+    done = rt.key_check
+    click.echo(f"resealed={done.resealed} unreadable={done.unreadable}")
+    if done.unreadable:
+        raise click.ClickException(
+            f"{done.unreadable} stored secrets open with neither key; their subscriptions "
+            "cannot be delivered until they are removed or the key that sealed them is given."
+        )
 
 
 @cli.group("dead-letters")
