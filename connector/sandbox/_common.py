@@ -71,6 +71,8 @@ def play_fault(
         return None
     if fault.delay:
         time.sleep(fault.delay)
+    if fault.body is not None:
+        return Response(fault.body, fault.status or 200, mimetype="application/json")
     if fault.malformed == "json":
         return Response("{not json", 200, mimetype="application/json")
     if fault.malformed == "shape":

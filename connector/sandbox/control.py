@@ -87,6 +87,17 @@ def post_video(handle: str) -> t.Any:
     ), 201
 
 
+@blp.post("/profiles/<handle>/raw-videos")
+def add_raw_video(handle: str) -> t.Any:
+    """The request body, verbatim, becomes an item on top of the handle's first DumplingAI
+    feed page: any JSON text, however hostile (1e400, NaN, deep nesting), is served as is."""
+    text = request.get_data(as_text=True)
+    if not text.strip():
+        abort(400, "Expected the raw JSON text of one feed item as the body.")
+    world().add_raw_item(handle, text)
+    return jsonify({"status": "added"}), 201
+
+
 @blp.delete("/profiles/<handle>/videos/<video_id>")
 def delete_video(handle: str, video_id: str) -> t.Any:
     if not world().delete_video(handle, video_id):

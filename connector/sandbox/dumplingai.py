@@ -69,6 +69,15 @@ def _ok(body: t.Any) -> Response:
     )
 
 
+def _raw_ok(text: str) -> Response:
+    return Response(
+        text,
+        200,
+        mimetype="application/json",
+        headers={"X-RateLimit-Limit": "1000", "X-RateLimit-Remaining": "999"},
+    )
+
+
 def _handle(
     endpoint: str,
     parameter: str,
@@ -167,15 +176,19 @@ def get_tiktok_profile_videos() -> Response:
         if profile is None:
             return _error(404, f"TikTok profile not found for handle: {handle}")
         videos, cursor, has_more = w.page(profile.handle, _cursor(body))
-        return _ok(
-            {
-                "aweme_list": [_aweme(v, profile) for v in videos],
-                "max_cursor": str(cursor) if cursor is not None else None,
-                "min_cursor": str(videos[0].create_time * 1000) if videos else None,
-                "has_more": 1 if has_more else 0,
-                "extra": {"now": now_ms()},
-            }
-        )
+        items = [_aweme(v, profile) for v in videos]
+        rest = {
+            "max_cursor": str(cursor) if cursor is not None else None,
+            "min_cursor": str(videos[0].create_time * 1000) if videos else None,
+            "has_more": 1 if has_more else 0,
+            "extra": {"now": now_ms()},
+        }
+        raw = w.raw_items_for(profile.handle) if _cursor(body) is None else []
+        if not raw:
+            return _ok({"aweme_list": items, **rest})
+        # Hostile items are spliced in as text: they need not survive a JSON round trip.
+        listed = ", ".join([*raw, *(json.dumps(item) for item in items)])
+        return _raw_ok(f'{{"aweme_list": [{listed}], {json.dumps(rest)[1:]}')
 
     return _handle("profile-videos", "handle", answer)
 

@@ -72,6 +72,7 @@ class Fault:
     error: str | None = None  # overrides that message
     delay: float = 0.0  # seconds to wait before answering (timeouts)
     malformed: str | None = None  # "json": not JSON; "shape": JSON of the wrong shape
+    body: str | None = None  # answered verbatim (status 200 unless ``status``): hostile JSON
     page: int | None = None  # profile-videos only: which page (1-based) it hits
     handle: str | None = None
     retry_after: int | None = None
@@ -108,6 +109,8 @@ class World:
         self._in_flight: dict[str, int] = {}
         self.max_in_flight: dict[str, int] = {}
         self.latency: dict[str, float] = {}  # endpoint -> seconds added to every answer
+        # handle -> raw JSON texts put on top of the first feed page, as upstream sent them
+        self.raw_items: dict[str, list[str]] = {}
 
     # -- profiles and videos -----------------------------------------------------------------
 
@@ -233,6 +236,16 @@ class World:
                 profile.pinned.append(video_id)
             return True
 
+    def add_raw_item(self, handle: str, text: str) -> None:
+        """Put ``text`` (any JSON value, not checked) on top of ``handle``'s first feed page,
+        on every read until reset: a hostile item as an upstream might send it."""
+        with self._lock:
+            self.raw_items.setdefault(handle.lower(), []).append(text)
+
+    def raw_items_for(self, handle: str) -> list[str]:
+        with self._lock:
+            return list(self.raw_items.get(handle.lower(), ()))
+
     # -- faults, requests, concurrency -------------------------------------------------------
 
     def add_fault(self, fault: Fault) -> None:
@@ -277,6 +290,7 @@ class World:
             self._in_flight.clear()
             self.max_in_flight.clear()
             self.latency.clear()
+            self.raw_items.clear()
 
 
 def _generate_profile(handle: str, count: int) -> SandboxProfile:
