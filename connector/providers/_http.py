@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json as jsonlib
+import math
 import time
 import typing as t
 
@@ -20,6 +22,11 @@ from ..errors import (
 
 ErrorMapper = t.Callable[[httpx.Response, str], ProviderError]
 
+#: The largest answer read from upstream, raw or decoded: a page of videos is well under 1 MB.
+MAX_BODY_BYTES = 10 * 2**20
+# Headers describing the raw body, wrong once the body read is the decoded one.
+_REDECODING_HEADERS = frozenset({"content-encoding", "content-length", "transfer-encoding"})
+
 
 def send_json(
     client: httpx.Client,
@@ -34,10 +41,12 @@ def send_json(
 ) -> t.Any:
     """Send one request and return its decoded JSON body.
 
-    Each read waits at most the client's timeout or what is left of the current
-    :mod:`~connector.deadlines` budget, and a body still arriving once that time is up is
-    given up on: httpx's own timeouts bound each read, not the sum of them. (A peer that
-    drips keeps a call at most one read timeout past the deadline.)
+    The call ends within the client's timeout, or what is left of the current
+    :mod:`~connector.deadlines` budget if less, whatever the peer does: the deadline is in
+    force for the whole call, so the transport (:func:`upstream_transport`) cuts every
+    connect, write and read at it (httpx's own timeouts bound each read, not the sum of
+    them), and a body still arriving then is given up on. A body over
+    :data:`MAX_BODY_BYTES` (raw or decoded) is refused.
 
     :param label: the provider's name as people know it, for messages.
     :param to_error: builds the error for a non-2xx answer from the response and the
@@ -52,17 +61,28 @@ def send_json(
         raise ProviderTimeout(f"{label} was not called: this request's time is used up.")
     deadline = time.monotonic() + limit
     try:
-        with client.stream(
-            method, path, headers=headers, json=json, params=params, timeout=limit
-        ) as streamed:
-            content = bytearray()  # raw: the Response below decodes it once
-            for chunk in streamed.iter_raw():
+        with (
+            deadlines.until(deadline),
+            client.stream(
+                method, path, headers=headers, json=json, params=params, timeout=limit
+            ) as streamed,
+        ):
+            _refuse_declared_size(streamed, label)
+            content = bytearray()
+            for chunk in streamed.iter_bytes():  # decoded: a gzip bomb is cut at the cap too
                 content += chunk
+                if max(len(content), streamed.num_bytes_downloaded) > MAX_BODY_BYTES:
+                    raise _too_large(label)
                 if time.monotonic() > deadline:
                     raise httpx.ReadTimeout("the answer took too long", request=streamed.request)
         response = httpx.Response(
             streamed.status_code,
-            headers=streamed.headers,
+            # The content is decoded already: it must not be decoded again.
+            headers=[
+                (name, value)
+                for name, value in streamed.headers.multi_items()
+                if name.lower() not in _REDECODING_HEADERS
+            ],
             content=bytes(content),
             request=streamed.request,
         )
@@ -75,18 +95,60 @@ def send_json(
         raise ProviderUnavailable(f"Could not reach {label} ({type(exc).__name__}).") from exc
     if response.is_success:
         try:
-            return response.json()
+            return decode_json(response.content)
         except ValueError as exc:
             raise ProviderInvalidResponse(
-                f"{label} answered {response.status_code} with a body that is not JSON."
+                f"{label} answered {response.status_code} with a body that is not JSON "
+                f"({_why_not_json(exc)})."
             ) from exc
     raise to_error(response, upstream_message(response))
+
+
+def decode_json(content: bytes) -> t.Any:
+    """``content`` parsed as JSON, bounded: a number too long to be one becomes infinity
+    (which no record accepts), so that only the item holding it is refused.
+
+    :raises ValueError: for what is not JSON, or nests too deeply to parse.
+    """
+    try:
+        return jsonlib.loads(content, parse_int=_int_or_infinity)
+    except RecursionError as exc:
+        raise _TooDeep("nested too deeply") from exc
+
+
+class _TooDeep(ValueError):
+    pass
+
+
+def _why_not_json(exc: ValueError) -> str:
+    return "nested too deeply" if isinstance(exc, _TooDeep) else type(exc).__name__
+
+
+def _int_or_infinity(digits: str) -> int | float:
+    # int() of more than 4300 digits raises; no count or id comes near 100.
+    return int(digits) if len(digits) <= 100 else math.inf
+
+
+def _refuse_declared_size(response: httpx.Response, label: str) -> None:
+    declared = response.headers.get("Content-Length", "").strip()
+    if (
+        declared.isascii()
+        and declared.isdigit()
+        and (len(declared) > 12 or int(declared) > MAX_BODY_BYTES)
+    ):
+        raise _too_large(label)
+
+
+def _too_large(label: str) -> ProviderInvalidResponse:
+    return ProviderInvalidResponse(
+        f"{label} sent an answer larger than {MAX_BODY_BYTES // 2**20} MB; it was refused."
+    )
 
 
 def upstream_message(response: httpx.Response) -> str:
     """The upstream's own error text (its ``error`` or ``message`` field), else its reason."""
     try:
-        body = response.json()
+        body = decode_json(response.content)
     except ValueError:
         body = None
     if isinstance(body, dict):

@@ -22,8 +22,9 @@ from ._http import send_json
 from ._mapping import (
     hashtags_from,
     id_string,
-    load_record,
+    map_record,
     require_dict,
+    text,
     timestamp,
     with_times,
 )
@@ -57,8 +58,7 @@ class APIDirectProvider(Provider):
         # The id is exact and short; a short link has only its URL.
         params = {"video_id": ref.video_id} if ref.video_id else {"url": ref.url}
         body = require_dict(self._get(params), self.label)
-        video = body.get("video")
-        return load_record(_VIDEO, self._map_video(require_dict(video, self.label)), self.label)
+        return map_record(_VIDEO, self._map_video, body.get("video"), self.label)
 
     probe_description = (
         "GET /v1/tiktok/video with neither url nor video_id: refused (400), so free (only "
@@ -96,7 +96,7 @@ class APIDirectProvider(Provider):
             "author_avatar_url": video.get("author_avatar") or None,
             "author_verified": None,
             "author_url": video.get("author_url")
-            or (f"https://www.tiktok.com/@{handle}" if handle else None),
+            or (f"https://www.tiktok.com/@{handle}" if text(handle) else None),
             "music_id": id_string(video.get("music_id")),
             "music_title": video.get("music_title"),
             "music_author": video.get("music_author"),

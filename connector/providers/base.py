@@ -7,6 +7,7 @@ import dataclasses
 import enum
 import typing as t
 
+from .. import deadlines
 from ..errors import (
     ProviderAuthFailed,
     ProviderError,
@@ -59,12 +60,14 @@ class KeyCheck:
 class VideoPage:
     """One page of a profile's feed, in upstream order (newest first, pinned videos on top).
 
-    ``cursor`` asks for the next page; ``has_more`` says whether there is one.
+    ``cursor`` asks for the next page; ``has_more`` says whether there is one. ``skipped``
+    counts the malformed items left out of ``videos`` (each one logged).
     """
 
     videos: list[dict[str, t.Any]]
     cursor: str | None
     has_more: bool
+    skipped: int = 0
 
 
 class VideoLister(t.Protocol):
@@ -172,11 +175,15 @@ class Provider:
         """Hold one of upstream's concurrent-request slots for ``endpoint`` while calling it.
 
         Callers over the limit queue here instead of being refused upstream; one that waits
-        longer than the client's timeout gets a rate-limit error.
+        longer than the client's timeout (or what is left of the request's budget) gets a
+        rate-limit error.
         """
         if self.concurrency_limit is None or self.limits is None:
             yield
             return
         wait = self.client.timeout.read or 30.0
+        left = deadlines.remaining()
+        if left is not None:
+            wait = min(wait, left)
         with self.limits.hold((self.name, endpoint, self.api_key), self.concurrency_limit, wait):
             yield

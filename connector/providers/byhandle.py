@@ -21,11 +21,12 @@ from ..errors import (
 from ..schemas import ProfileSchema, VideoSchema
 from ._http import send_json
 from ._mapping import (
+    InvalidValue,
     dig,
     hashtags_from,
     id_string,
-    load_record,
-    require_dict,
+    map_record,
+    plausible_time,
     timestamp,
     with_times,
 )
@@ -52,8 +53,8 @@ class ByHandleProvider(Provider):
     }
 
     def get_profile(self, handle: str) -> dict[str, t.Any]:
-        body = require_dict(self._get(f"/user/{_segment(handle)}"), self.label)
-        return load_record(_PROFILE, self._map_profile(body, handle), self.label)
+        body = self._get(f"/user/{_segment(handle)}")
+        return map_record(_PROFILE, lambda b: self._map_profile(b, handle), body, self.label)
 
     def get_video(self, ref: VideoRef) -> dict[str, t.Any]:
         if not ref.handle or not ref.video_id:
@@ -62,8 +63,8 @@ class ByHandleProvider(Provider):
                 "(https://www.tiktok.com/@user/video/ID), not a short link or a bare id."
             )
         path = f"/video/{_segment(ref.handle)}/{_segment(ref.video_id)}"
-        body = require_dict(self._get(path), self.label)
-        return load_record(_VIDEO, self._map_video(body, ref.handle), self.label)
+        handle = ref.handle
+        return map_record(_VIDEO, lambda b: self._map_video(b, handle), self._get(path), self.label)
 
     probe_description = (
         "GET /user/tiktok: TikTok's own account, always in the API's cache. Its price is not "
@@ -150,13 +151,12 @@ def _segment(value: str) -> str:
 
 def _created(value: t.Any) -> int | None:
     """``createTime`` is documented as a string: Unix seconds, or an ISO 8601 date."""
-    seconds = timestamp(value)
-    if seconds is not None or not isinstance(value, str):
-        return seconds
+    if not isinstance(value, str) or not value.strip() or value.strip().isdecimal():
+        return timestamp(value)
     try:
         moment = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
     except ValueError:
-        return None
+        raise InvalidValue("a time that is neither Unix seconds nor ISO 8601") from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=dt.UTC)
-    return int(moment.timestamp())
+    return plausible_time(int(moment.timestamp()))

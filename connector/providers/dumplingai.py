@@ -10,7 +10,6 @@ import typing as t
 
 from ..errors import (
     ProviderAuthFailed,
-    ProviderInvalidResponse,
     ProviderNotFound,
     ProviderOutOfCredits,
     ProviderRateLimited,
@@ -19,12 +18,16 @@ from ..errors import (
 from ..schemas import ProfileSchema, VideoSchema
 from ._http import send_json
 from ._mapping import (
+    cursor_string,
     dig,
     first_url,
     hashtags_from,
     id_string,
-    load_record,
+    items,
+    map_feed,
+    map_record,
     require_dict,
+    text,
     timestamp,
     with_times,
 )
@@ -53,30 +56,29 @@ class DumplingAIProvider(Provider):
     capabilities = frozenset(Capability)
 
     def get_video(self, ref: VideoRef) -> dict[str, t.Any]:
-        body = require_dict(self._post("/api/v1/get-tiktok-video", {"url": ref.url}), self.label)
-        return load_record(_VIDEO, self._map_video(body), self.label)
+        body = self._post("/api/v1/get-tiktok-video", {"url": ref.url})
+        return map_record(_VIDEO, self._map_video, body, self.label)
 
     def get_profile(self, handle: str) -> dict[str, t.Any]:
-        body = require_dict(
-            self._post("/api/v1/get-tiktok-profile", {"handle": handle}), self.label
-        )
-        return load_record(_PROFILE, self._map_profile(body), self.label)
+        body = self._post("/api/v1/get-tiktok-profile", {"handle": handle})
+        return map_record(_PROFILE, self._map_profile, body, self.label)
 
     def list_videos(self, handle: str, cursor: str | None = None) -> VideoPage:
         payload: dict[str, t.Any] = {"handle": handle}
         if cursor:
             payload["maxCursor"] = cursor
         body = require_dict(self._post("/api/v1/get-tiktok-profile-videos", payload), self.label)
-        items = body.get("aweme_list")
-        if items is None:
-            items = []
-        if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
-            return self._malformed()
-        videos = [load_record(_VIDEO, self._map_aweme(item), self.label) for item in items]
+        listed = body.get("aweme_list")
+        videos, skipped = map_feed(
+            _VIDEO, self._map_aweme, [] if listed is None else listed, self.label, handle
+        )
         has_more = body.get("has_more", body.get("hasMore"))
-        next_cursor = id_string(body.get("max_cursor"))
+        next_cursor = cursor_string(body.get("max_cursor"))
         return VideoPage(
-            videos=videos, cursor=next_cursor, has_more=bool(has_more) and bool(next_cursor)
+            videos=videos,
+            cursor=next_cursor,
+            has_more=bool(has_more) and bool(next_cursor),
+            skipped=skipped,
         )
 
     probe_description = (
@@ -100,17 +102,14 @@ class DumplingAIProvider(Provider):
             json={**payload, "requestSource": self.request_source},
         )
 
-    def _malformed(self) -> t.NoReturn:
-        raise ProviderInvalidResponse(f"{self.label} returned data in an unexpected shape.")
-
     # -- mapping ----------------------------------------------------------------------------
 
     def _map_video(self, body: dict[str, t.Any]) -> dict[str, t.Any]:
         """``get-tiktok-video``: TikTok's web item shape (camelCase)."""
         video_id = id_string(body.get("id"))
         handle = dig(body, "author", "uniqueId")
-        tags = [dig(x, "hashtagName") for x in body.get("textExtra") or [] if isinstance(x, dict)]
-        challenges = [dig(x, "title") for x in body.get("challenges") or [] if isinstance(x, dict)]
+        tags = [dig(x, "hashtagName") for x in items(body.get("textExtra"))]
+        challenges = [dig(x, "title") for x in items(body.get("challenges"))]
         record = {
             "id": video_id,
             "url": _video_url(handle, video_id),
@@ -146,7 +145,7 @@ class DumplingAIProvider(Provider):
         """``get-tiktok-profile-videos``: TikTok's app "aweme" shape (snake_case)."""
         video_id = id_string(item.get("aweme_id") or item.get("id"))
         handle = dig(item, "author", "unique_id")
-        tags = [dig(x, "hashtag_name") for x in item.get("text_extra") or [] if isinstance(x, dict)]
+        tags = [dig(x, "hashtag_name") for x in items(item.get("text_extra"))]
         stats = item.get("statistics")
         record = {
             "id": video_id,
@@ -213,10 +212,10 @@ class DumplingAIProvider(Provider):
         return with_times(record, timestamp(dig(user, "createTime")))
 
 
-def _video_url(handle: str | None, video_id: str | None) -> str | None:
+def _video_url(handle: t.Any, video_id: str | None) -> str | None:
     if not video_id:
         return None
-    return f"https://www.tiktok.com/@{handle or '_'}/video/{video_id}"
+    return f"https://www.tiktok.com/@{text(handle) or '_'}/video/{video_id}"
 
 
 def _profile_url(handle: t.Any) -> str | None:
