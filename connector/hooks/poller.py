@@ -12,11 +12,12 @@ import dataclasses
 import json
 import logging
 import time
+import traceback
 import typing as t
 
 from ..errors import ConnectorError
 from ..store import WatchKey
-from ..triggers.new_video import decide, fetch
+from ..triggers.new_video import decide, read_handle
 from .delivery import Deliverer, DeliveryReport, is_stale, worker_id
 
 if t.TYPE_CHECKING:
@@ -29,7 +30,8 @@ log = logging.getLogger("connector.hooks")
 @dataclasses.dataclass
 class CycleReport:
     watched: int = 0  # (tenant, provider, handle) groups read upstream
-    failed: int = 0  # of those, how many failed upstream
+    failed: int = 0  # of those, how many failed, for any reason (each one logged)
+    skipped: int = 0  # malformed videos upstream listed, left out (each one logged)
     queued: int = 0  # new (video, subscription) deliveries queued
     delivery: DeliveryReport = dataclasses.field(default_factory=DeliveryReport)
 
@@ -37,6 +39,7 @@ class CycleReport:
         return {
             "watched": self.watched,
             "failed": self.failed,
+            "skipped": self.skipped,
             "queued": self.queued,
             **dataclasses.asdict(self.delivery),
         }
@@ -72,9 +75,11 @@ def run_cycle(rt: Runtime, *, deliverer: Deliverer | None = None) -> CycleReport
                 by_watch.setdefault(subscription.watch, []).append(subscription)
         for key in keys:
             report.watched += 1
+            secrets: set[str] = set()
             try:
-                report.queued += _poll_handle(rt, by_watch.get(key) or _watchers(rt, key))
+                _poll_handle(rt, by_watch.get(key) or _watchers(rt, key), report, secrets)
             except ConnectorError as exc:
+                rt.metrics.watch_failed(key, exc)
                 report.failed += 1
                 log.warning(
                     "poll of @%s for tenant %s failed: %s (%s)",
@@ -82,6 +87,19 @@ def run_cycle(rt: Runtime, *, deliverer: Deliverer | None = None) -> CycleReport
                     key.tenant[:8],
                     exc.message,
                     exc.code,
+                )
+            except Exception as exc:
+                # A bug met by one handle's data must not stop every other tenant's feeds.
+                report.failed += 1
+                trace = "".join(traceback.format_exception(exc))
+                for secret in secrets:
+                    trace = trace.replace(secret, "[redacted]")
+                log.error(
+                    "poll of @%s for tenant %s failed unexpectedly (%s)\n%s",
+                    key.handle,
+                    key.tenant[:8],
+                    type(exc).__name__,
+                    trace,
                 )
             finally:
                 store.release_watch(key, owner, polled_at=time.time())
@@ -93,6 +111,7 @@ def run_cycle(rt: Runtime, *, deliverer: Deliverer | None = None) -> CycleReport
             report.delivery = own.run()
         finally:
             own.close()
+    rt.metrics.poll_cycle(report, started)
     log.info("poll cycle: %s", report.as_dict())
     return report
 
@@ -102,28 +121,32 @@ def _watchers(rt: Runtime, key: WatchKey) -> list[Subscription]:
     return [s for s in rt.store.subscriptions(key.tenant) if s.watch == key]
 
 
-def _poll_handle(rt: Runtime, watchers: list[Subscription]) -> int:
-    """Read one handle for every subscription watching it; returns entries queued."""
+def _poll_handle(
+    rt: Runtime, watchers: list[Subscription], report: CycleReport, secrets: set[str]
+) -> None:
+    """Read one handle for every subscription watching it; counts into ``report`` what was
+    queued and skipped, and adds to ``secrets`` the keys it used (to redact from logs)."""
     if not watchers:
-        return 0
+        return
     first = watchers[0]
     sealed = rt.store.tenant_key(first.tenant)
     if sealed is None:
-        return 0
+        return
     bearer = rt.sealer.open(sealed, f"tenant:{first.tenant}")
+    secrets.add(bearer)
     # One upstream read serves every watcher; it carries the first one's platform.
     caller = rt.caller_for(bearer, first.provider, first.platform)
+    secrets.update(caller.secrets)
     provider = rt.providers_for(caller)
     settings = rt.poll_settings
-    videos = fetch(provider, rt.store, [s.feed for s in watchers], max_pages=settings.max_pages)
-    queued = 0
+    read = read_handle(provider, rt.store, [s.feed for s in watchers], max_pages=settings.max_pages)
+    report.skipped += read.skipped
     now = time.time()
     for subscription in watchers:
         with rt.store.feed(subscription.feed) as tx:
             if tx.state is None:
                 continue  # unsubscribed since the cycle began
-            fresh = decide(tx, videos, keep=settings.seen_ids_per_feed)
+            fresh = decide(tx, read.videos, keep=settings.seen_ids_per_feed)
             oldest_first = [(v["id"], json.dumps(v)) for v in reversed(fresh)]
             tx.enqueue(subscription.id, oldest_first, now)
-            queued += len(oldest_first)
-    return queued
+            report.queued += len(oldest_first)

@@ -19,7 +19,7 @@ import time
 import typing as t
 
 from .. import deadlines
-from ..errors import ProviderError, ProviderInvalidResponse, ProviderRejectedInput, ProviderTimeout
+from ..errors import ProviderError, ProviderRejectedInput, ProviderTimeout
 from ..store import FeedKey, FeedTransaction, Gap, Observed
 
 if t.TYPE_CHECKING:
@@ -53,12 +53,21 @@ class PollSettings:
 
 @dataclasses.dataclass(frozen=True)
 class FeedRead:
-    """What one poll read of a feed: every video (upstream order), and the feed's gaps
-    before the read and after it."""
+    """What one poll read of a feed: every video (upstream order), the feed's gaps before
+    the read and after it, and how many malformed items upstream listed were skipped."""
 
     videos: list[Video]
     gaps_before: tuple[Gap, ...] = ()
     gaps_after: tuple[Gap, ...] = ()
+    skipped: int = 0
+
+
+@dataclasses.dataclass(frozen=True)
+class HandleRead:
+    """What one read of a handle for several feeds found, and the malformed items skipped."""
+
+    videos: list[Video]
+    skipped: int = 0
 
 
 def sample(provider: VideoLister, handle: str, size: int) -> list[Video]:
@@ -128,7 +137,9 @@ def read_feed(
     def wants_older(last: Video) -> bool:
         return _needs_older(store, feed, last, since)
 
-    videos, cut, pages = _read_pages(provider, feed.handle, None, wants_older, settings.max_pages)
+    videos, cut, pages, skipped = _read_pages(
+        provider, feed.handle, None, wants_older, settings.max_pages
+    )
     gaps: list[Gap] = []
     if cut is not None:
         gaps.append(Gap(cut, settings.max_pages - pages))
@@ -137,7 +148,7 @@ def read_feed(
             gaps.extend(gaps_before[index:])
             break
         try:
-            older, cut, pages = _read_pages(
+            older, cut, pages, skipped_older = _read_pages(
                 provider, feed.handle, gap.cursor, wants_older, gap.pages
             )
         except ProviderRejectedInput:
@@ -149,12 +160,13 @@ def read_feed(
             gaps.extend(gaps_before[index:])
             break
         videos.extend(older)
+        skipped += skipped_older
         if cut is not None:
             gaps.append(Gap(cut, gap.pages - pages))
     kept = tuple(g for g in gaps if g.pages > 0)
     if len(kept) > settings.max_gaps:
         log.warning("feed of %s has too many unfinished catch-ups; oldest dropped", feed.handle)
-    return FeedRead(videos, gaps_before, kept[: settings.max_gaps])
+    return FeedRead(videos, gaps_before, kept[: settings.max_gaps], skipped)
 
 
 def fetch(
@@ -171,12 +183,24 @@ def fetch(
     One read serves every feed watching the handle (the webhook poll cycle, which has no
     platform waiting on it and so no time budget).
     """
+    return read_handle(provider, store, feeds, since=since, max_pages=max_pages).videos
+
+
+def read_handle(
+    provider: VideoLister,
+    store: Store,
+    feeds: t.Sequence[FeedKey],
+    *,
+    since: int | None = None,
+    max_pages: int = 5,
+) -> HandleRead:
+    """:func:`fetch`, also telling how many malformed items were skipped."""
 
     def wants_older(last: Video) -> bool:
         return any(_needs_older(store, feed, last, since) for feed in feeds)
 
-    videos, _, _ = _read_pages(provider, feeds[0].handle, None, wants_older, max_pages)
-    return videos
+    videos, _, _, skipped = _read_pages(provider, feeds[0].handle, None, wants_older, max_pages)
+    return HandleRead(videos, skipped)
 
 
 def _read_pages(
@@ -185,35 +209,44 @@ def _read_pages(
     cursor: str | None,
     wants_older: t.Callable[[Video], bool],
     max_pages: int,
-) -> tuple[list[Video], str | None, int]:
-    """(videos, cursor of the first page left unread for want of time, pages read).
+) -> tuple[list[Video], str | None, int, int]:
+    """(videos, cursor of the first page left unread for want of time, pages read, malformed
+    items skipped).
 
     Pinned videos sit on top of page 1 whatever their age, so overlap is judged by the last
     video of a page: once ``wants_older`` says no for it, the pages after it hold nothing
     new. The first page is always attempted; each later one only with time left for it.
     """
     videos: list[Video] = []
+    skipped = 0
     for pages in range(max_pages):
         if pages and _out_of_time():
-            return videos, cursor, pages
+            return videos, cursor, pages, skipped
         try:
             page = provider.list_videos(handle, cursor)
         except ProviderTimeout:
             if pages and _out_of_time():
-                return videos, cursor, pages
+                return videos, cursor, pages, skipped
             raise
+        # Providers leave malformed items out (and count them); a video without a posting
+        # time cannot be placed in a feed either. Skipped, one bad item blocks nothing.
+        timed = [v for v in page.videos if v.get("created_at_timestamp") is not None]
         for video in page.videos:
             if video.get("created_at_timestamp") is None:
-                raise ProviderInvalidResponse(
-                    f"{provider.label} returned video {video['id']} without a posting time."
+                log.warning(
+                    "skipped video %s of @%s from %s: no posting time",
+                    video["id"],
+                    handle,
+                    provider.label,
                 )
-        videos.extend(page.videos)
-        if not page.has_more or not page.cursor or not page.videos:
-            return videos, None, pages + 1
-        if not wants_older(page.videos[-1]):
-            return videos, None, pages + 1
+        skipped += page.skipped + len(page.videos) - len(timed)
+        videos.extend(timed)
+        if not page.has_more or not page.cursor or not timed:
+            return videos, None, pages + 1, skipped
+        if not wants_older(timed[-1]):
+            return videos, None, pages + 1, skipped
         cursor = page.cursor
-    return videos, None, max_pages
+    return videos, None, max_pages, skipped
 
 
 def _out_of_time() -> bool:
@@ -330,11 +363,13 @@ def _newest_first(videos: list[Video]) -> list[Video]:
 
 __all__ = [
     "FeedRead",
+    "HandleRead",
     "PollSettings",
     "baseline_floor",
     "decide",
     "fetch",
     "poll",
+    "read_handle",
     "read_feed",
     "sample",
 ]
