@@ -1,0 +1,119 @@
+"""An httpx transport whose every socket operation ends at the current deadline.
+
+httpx's timeouts bound each connect, write and read, never their sum: a peer dripping its
+status line, headers or body one byte at a time keeps a call alive indefinitely. Here each
+operation's timeout is cut to what is left of :mod:`connector.deadlines`' deadline, which
+:func:`connector.providers._http.send_json` sets for the whole call; with no deadline in
+force, httpx's own timeouts apply unchanged.
+"""
+
+from __future__ import annotations
+
+import ssl
+import typing as t
+
+import httpcore
+import httpx
+
+from .. import deadlines
+
+_Timeout = type[httpcore.TimeoutException]
+
+
+def upstream_transport(*, retries: int = 0) -> httpx.HTTPTransport:
+    """An :class:`httpx.HTTPTransport` (default limits and TLS) whose calls end at the
+    deadline; ``retries`` retries failed connects, which never reached upstream."""
+    transport = httpx.HTTPTransport(retries=retries)
+    # httpx takes no network backend: its pool is rebuilt as httpx builds it by default.
+    transport._pool = httpcore.ConnectionPool(
+        ssl_context=httpx.create_ssl_context(),
+        max_connections=100,
+        max_keepalive_connections=20,
+        keepalive_expiry=5.0,
+        retries=retries,
+        network_backend=DeadlineBackend(),
+    )
+    return transport
+
+
+def _capped(timeout: float | None, error: _Timeout) -> float | None:
+    """``timeout`` cut to the time left before the deadline.
+
+    :raises error: when the deadline has passed.
+    """
+    left = deadlines.remaining()
+    if left is None:
+        return timeout
+    if left <= 0:
+        raise error("the call's deadline has passed")
+    return left if timeout is None else min(timeout, left)
+
+
+class DeadlineBackend(httpcore.NetworkBackend):
+    """httpcore's blocking backend, with every timeout cut at the deadline."""
+
+    def __init__(self) -> None:
+        self._backend = httpcore.SyncBackend()
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: t.Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.NetworkStream:
+        stream = self._backend.connect_tcp(
+            host,
+            port,
+            _capped(timeout, httpcore.ConnectTimeout),
+            local_address=local_address,
+            socket_options=socket_options,
+        )
+        return DeadlineStream(stream)
+
+    def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,
+        socket_options: t.Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.NetworkStream:
+        stream = self._backend.connect_unix_socket(
+            path, _capped(timeout, httpcore.ConnectTimeout), socket_options=socket_options
+        )
+        return DeadlineStream(stream)
+
+    def sleep(self, seconds: float) -> None:
+        left = deadlines.remaining()
+        self._backend.sleep(seconds if left is None else min(seconds, left))
+
+
+class DeadlineStream(httpcore.NetworkStream):
+    """One connection; each read and write waits at most until the deadline. (CPython's
+    TLS handshake, like ``recv``, holds its socket timeout for the whole operation.)"""
+
+    def __init__(self, stream: httpcore.NetworkStream) -> None:
+        self._stream = stream
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._stream.read(max_bytes, _capped(timeout, httpcore.ReadTimeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._stream.write(buffer, _capped(timeout, httpcore.WriteTimeout))
+
+    def close(self) -> None:
+        self._stream.close()
+
+    def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.NetworkStream:
+        upgraded = self._stream.start_tls(
+            ssl_context, server_hostname, _capped(timeout, httpcore.ConnectTimeout)
+        )
+        return DeadlineStream(upgraded)
+
+    def get_extra_info(self, info: str) -> t.Any:
+        return self._stream.get_extra_info(info)
