@@ -21,8 +21,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from connector.errors import ProviderInvalidResponse
-from connector.links import parse_video_link, ref_from_id
+from connector.errors import ProviderAuthFailed, ProviderInvalidResponse, ProviderRejectedInput
+from connector.links import VideoRef, parse_video_link, ref_from_id
 from connector.providers.apidirect import APIDirectProvider
 from connector.providers.base import Provider, VideoPage
 from connector.providers.byhandle import ByHandleProvider
@@ -385,3 +385,13 @@ def test_one_malformed_feed_item_is_skipped_and_a_wholly_bad_page_refused(
     assert not any("sk_test" in w for w in warnings)
     feed["aweme_list"] = [{"aweme_id": "1", "create_time": "soon"}]
     assert _call("dumplingai-feed", json.dumps(feed).encode()) is None
+
+
+def test_a_request_that_cannot_be_encoded_is_a_provider_error() -> None:
+    """What no header or body can carry is refused before anything is sent."""
+    with _serve(json.dumps(seeds.DUMPLINGAI_PROFILE).encode()) as client:
+        unusable_key = DumplingAIProvider(client, api_key="clé", request_source="API")
+        with pytest.raises(ProviderAuthFailed):
+            unusable_key.get_profile("h")
+        with pytest.raises(ProviderRejectedInput):
+            _dumplingai(client).get_video(VideoRef(url="https://vm.tiktok.com/\ud800/"))

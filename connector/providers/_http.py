@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json as jsonlib
 import math
 import time
@@ -16,6 +17,7 @@ from ..errors import (
     ProviderInvalidResponse,
     ProviderOutOfCredits,
     ProviderRateLimited,
+    ProviderRejectedInput,
     ProviderTimeout,
     ProviderUnavailable,
 )
@@ -61,11 +63,15 @@ def send_json(
         raise ProviderTimeout(f"{label} was not called: this request's time is used up.")
     deadline = time.monotonic() + limit
     try:
+        request = client.build_request(
+            method, path, headers=headers, json=json, params=params, timeout=limit
+        )
+    except (ValueError, httpx.InvalidURL) as exc:
+        raise _unsendable(label, headers) from exc
+    try:
         with (
             deadlines.until(deadline),
-            client.stream(
-                method, path, headers=headers, json=json, params=params, timeout=limit
-            ) as streamed,
+            contextlib.closing(client.send(request, stream=True)) as streamed,
         ):
             _refuse_declared_size(streamed, label)
             content = bytearray()
@@ -102,6 +108,16 @@ def send_json(
                 f"({_why_not_json(exc)})."
             ) from exc
     raise to_error(response, upstream_message(response))
+
+
+def _unsendable(label: str, headers: dict[str, str] | None) -> ProviderError:
+    """The error for a request that cannot even be encoded (never sent): the caller's key
+    when it holds what no header can carry, else the caller's input."""
+    if any(not v.isascii() or not v.isprintable() for v in (headers or {}).values()):
+        return ProviderAuthFailed(
+            f"{label} was not called: the API key holds characters no API key has."
+        )
+    return ProviderRejectedInput(f"{label} was not called: the request could not be encoded.")
 
 
 def decode_json(content: bytes) -> t.Any:
