@@ -7,6 +7,7 @@ no page shows a secret.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
 import typing as t
@@ -109,6 +110,23 @@ def receiver(receiver_server: tuple[Receiver, BackgroundServer]) -> Receiver:
     return receiver
 
 
+@contextlib.contextmanager
+def serve_console(
+    make_app: t.Callable[..., t.Any],
+    receiver: Receiver,
+    receiver_url: str,
+    **extra: t.Any,
+) -> t.Iterator[Console]:
+    """A connector with the console's settings (and ``extra``) on a loopback socket."""
+    app = make_app(**{**CONSOLE_SETTINGS, **extra})
+    with BackgroundServer(app) as server:
+        console = Console(app, server.url, receiver, receiver_url)
+        try:
+            yield console
+        finally:
+            console.close()
+
+
 @pytest.fixture
 def console(
     make_app: t.Callable[..., t.Any],
@@ -117,13 +135,8 @@ def console(
     request: pytest.FixtureRequest,
 ) -> t.Iterator[Console]:
     extra = getattr(request, "param", {})
-    app = make_app(**{**CONSOLE_SETTINGS, **extra})
-    with BackgroundServer(app) as server:
-        console = Console(app, server.url, receiver, receiver_server[1].url)
-        try:
-            yield console
-        finally:
-            console.close()
+    with serve_console(make_app, receiver, receiver_server[1].url, **extra) as console:
+        yield console
 
 
 def test_the_root_is_a_landing_page_with_links(console: Console) -> None:

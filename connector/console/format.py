@@ -44,7 +44,7 @@ def duration(seconds: float | None) -> str:
         return "—"
     if seconds < 1:
         return f"{seconds * 1000:.0f} ms"
-    return f"{seconds:.1f} s"
+    return f"{seconds:.1f} s" if seconds < 10 else f"{seconds:.0f} s"
 
 
 def percent(ratio: float | None) -> str:
