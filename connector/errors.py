@@ -5,11 +5,15 @@ The tree::
     ConnectorError                      500 internal_error
     ├── InvalidInput                    400 invalid_input
     ├── MissingCredentials              401 missing_api_key
+    ├── UnusableKey                     401 invalid_api_key
     ├── NotFound                        404 not_found
     ├── UnsupportedByProvider           400 unsupported_by_provider
     │   └── TargetRefused               400 target_refused
+    ├── RequestTooLarge                 413 request_too_large
     ├── NotConfigured                   503 not_configured
     ├── StoreUnavailable                503 store_unavailable
+    │   ├── StoreReadOnly               503 store_read_only
+    │   └── StoreFull                   503 store_full
     ├── SealError (crypto.py)           500 sealed_value_unreadable
     └── ProviderError                   502 upstream_error
         ├── ProviderRejectedInput       400 upstream_rejected_input
@@ -74,6 +78,21 @@ class MissingCredentials(ConnectorError):
     code = "missing_api_key"
 
 
+class UnusableKey(ConnectorError):
+    """The bearer key cannot be any provider's key (characters no key has); never sent
+    upstream."""
+
+    status_code = 401
+    code = "invalid_api_key"
+
+
+class RequestTooLarge(ConnectorError):
+    """The request body is larger than the server accepts; refused before it is read."""
+
+    status_code = 413
+    code = "request_too_large"
+
+
 class NotFound(ConnectorError):
     status_code = 404
     code = "not_found"
@@ -94,6 +113,25 @@ class StoreUnavailable(ConnectorError):
 
     def headers(self) -> dict[str, str]:
         return {"Retry-After": "5"}
+
+
+class StoreReadOnly(StoreUnavailable):
+    """The store refuses writes (file permissions, a read-only disk, a read-only database);
+    it will not heal by itself, so the operator must act."""
+
+    code = "store_read_only"
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": "60"}
+
+
+class StoreFull(StoreUnavailable):
+    """The store's disk (or quota) is full; the failed write was rolled back whole."""
+
+    code = "store_full"
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": "60"}
 
 
 class ProviderError(ConnectorError):

@@ -18,7 +18,13 @@ import typing as t
 import psycopg
 import psycopg_pool
 
-from ..errors import ConfigError, ProviderRateLimited, StoreUnavailable
+from ..errors import (
+    ConfigError,
+    ProviderRateLimited,
+    StoreFull,
+    StoreReadOnly,
+    StoreUnavailable,
+)
 from ._sql import SCHEMA, SQLStore, Statements
 
 MIGRATIONS = tuple(
@@ -30,6 +36,11 @@ MIGRATIONS = tuple(
         without_rowid="",
     )
     for script in SCHEMA
+)
+
+READ_ONLY = (
+    "The store is read-only (a standby, or a database set to read-only); nothing was "
+    "recorded. The server's operator must point it at a writable PostgreSQL."
 )
 
 
@@ -85,12 +96,31 @@ class PostgresStore(SQLStore):
                 if lock is not None:
                     conn.execute("SELECT pg_advisory_xact_lock(%s)", (_lock_id(lock),))
                 yield Statements(conn, "%s")
+        except psycopg.errors.ReadOnlySqlTransaction as exc:
+            raise StoreReadOnly(READ_ONLY) from exc
+        except psycopg.errors.DiskFull as exc:
+            raise StoreFull(
+                "The store's disk is full; nothing was recorded. The server's operator must "
+                "free space."
+            ) from exc
         except (psycopg.OperationalError, psycopg_pool.PoolTimeout) as exc:
             raise StoreUnavailable(
                 "The store could not be reached or was busy; nothing was recorded."
             ) from exc
-        except psycopg.errors.SerializationFailure as exc:
+        except (psycopg.errors.SerializationFailure, psycopg.errors.DeadlockDetected) as exc:
             raise StoreUnavailable("The store was busy; nothing was recorded.") from exc
+
+    def ping(self) -> None:
+        """Reads, and checks that the database takes writes (a standby, or a database or
+        role set to read-only, does not).
+
+        :raises StoreReadOnly: when sessions are read-only.
+        """
+        with self._transaction(write=False) as sql:
+            sql.one("SELECT 1 FROM schema_version")
+            (read_only,) = sql.one("SHOW transaction_read_only")
+        if read_only == "on":
+            raise StoreReadOnly(READ_ONLY)
 
     @contextlib.contextmanager
     def hold(self, key: t.Hashable, limit: int, wait: float) -> t.Iterator[None]:

@@ -13,7 +13,7 @@ import os
 import sqlite3
 import typing as t
 
-from ..errors import ConfigError, StoreUnavailable
+from ..errors import ConfigError, StoreFull, StoreReadOnly, StoreUnavailable
 from ._sql import SCHEMA, SQLStore, Statements
 
 MIGRATIONS = tuple(
@@ -48,6 +48,9 @@ class SQLiteStore(SQLStore):
         if self.path == ":memory:":
             raise ConfigError("An in-memory SQLite store would forget every feed; name a file.")
         self.busy_timeout = busy_timeout
+        # While the disk is known to be full: the message, and the database's size (pages)
+        # when a write failed for lack of space (see ping).
+        self.full: tuple[str, int] | None = None
         os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
         with self._connect() as conn:
             conn.execute("PRAGMA journal_mode=WAL")
@@ -59,10 +62,15 @@ class SQLiteStore(SQLStore):
                 self.path, timeout=self.busy_timeout, isolation_level=None, check_same_thread=False
             )
         except sqlite3.Error as exc:
-            raise StoreUnavailable(f"Cannot open the SQLite store: {exc}") from exc
-        conn.execute("PRAGMA foreign_keys=ON")
-        # FULL: a delivered id survives a power cut, so it is never delivered again.
-        conn.execute("PRAGMA synchronous=FULL")
+            raise _unavailable(exc, "Cannot open the SQLite store") from exc
+        try:
+            conn.execute("PRAGMA foreign_keys=ON")
+            # FULL: a delivered id survives a power cut, so it is never delivered again.
+            # Even a pragma may wait for the lock, and fail when it stays taken.
+            conn.execute("PRAGMA synchronous=FULL")
+        except sqlite3.Error as exc:
+            conn.close()
+            raise _unavailable(exc, "The store could not be opened") from exc
         return contextlib.closing(conn)
 
     @contextlib.contextmanager
@@ -72,20 +80,106 @@ class SQLiteStore(SQLStore):
         with self._connect() as conn:
             try:
                 conn.execute("BEGIN IMMEDIATE" if write else "BEGIN DEFERRED")
-            except sqlite3.OperationalError as exc:
-                raise StoreUnavailable(
-                    "The store is busy; nothing was recorded. Try again shortly."
-                ) from exc
+            except sqlite3.Error as exc:
+                raise self._failed(exc, conn) from exc
             try:
                 yield Statements(conn, "?")
-            except sqlite3.OperationalError as exc:
-                conn.execute("ROLLBACK")
-                raise StoreUnavailable("The store is busy; nothing was recorded.") from exc
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            try:
                 conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                # SQLite may already have rolled the whole transaction back (a full disk, an
+                # I/O error); either way nothing of it stays.
+                _rollback(conn)
+                if _code(exc) in _UNAVAILABLE:
+                    raise self._failed(exc, conn) from exc
+                raise
+            except BaseException:
+                _rollback(conn)
+                raise
+            if write and self.full is not None:
+                self._check_space(conn)
+
+    def _failed(self, exc: sqlite3.Error, conn: sqlite3.Connection) -> StoreUnavailable:
+        error = _unavailable(exc, "The store failed")
+        if isinstance(error, StoreFull):
+            self.full = (error.message, _pages(conn))
+        return error
+
+    def _check_space(self, conn: sqlite3.Connection) -> None:
+        # A small write may still fit in the pages the database has: only one that grew the
+        # database past its size at the failure shows that there is space again.
+        full = self.full
+        if full is not None and _pages(conn) > full[1]:
+            self.full = None
+
+    def ping(self) -> None:
+        """Reads, and checks that a write would be accepted, without writing.
+
+        :raises StoreReadOnly: when SQLite refuses writes.
+        :raises StoreFull: after a write failed for lack of space, until a write has grown
+            the database (a full disk shows only when something needs space).
+        """
+        with self._transaction(write=False) as sql:
+            sql.one("SELECT 1 FROM schema_version")
+            # Refused at once on a read-only database, before any lock is taken; a writer
+            # holding the lock (busy) means the database takes writes.
+            sql.run("PRAGMA busy_timeout = 50")
+            try:
+                sql.run("UPDATE schema_version SET version = version WHERE 0")
             except sqlite3.OperationalError as exc:
-                conn.execute("ROLLBACK")
-                raise StoreUnavailable("The store could not commit; nothing was recorded.") from exc
+                if _code(exc) not in _BUSY:
+                    raise
+        full = self.full
+        if full is not None:
+            raise StoreFull(full[0])
+
+
+# SQLite's primary result codes, by what they mean for a caller.
+_BUSY = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED})
+_UNAVAILABLE = _BUSY | {
+    sqlite3.SQLITE_FULL,
+    sqlite3.SQLITE_READONLY,
+    sqlite3.SQLITE_IOERR,
+    sqlite3.SQLITE_CANTOPEN,
+    sqlite3.SQLITE_CORRUPT,
+    sqlite3.SQLITE_NOTADB,
+    sqlite3.SQLITE_PROTOCOL,
+    sqlite3.SQLITE_PERM,
+}
+
+
+def _code(exc: sqlite3.Error) -> int | None:
+    code = getattr(exc, "sqlite_errorcode", None)
+    return None if code is None else code & 0xFF
+
+
+def _unavailable(exc: sqlite3.Error, what: str) -> StoreUnavailable:
+    """The error a caller gets for SQLite's ``exc``: what happened, and that nothing was
+    recorded."""
+    code = _code(exc)
+    if code in _BUSY:
+        return StoreUnavailable("The store is busy; nothing was recorded. Try again shortly.")
+    if code == sqlite3.SQLITE_FULL:
+        return StoreFull(
+            "The store's disk is full; nothing was recorded. The server's operator must free space."
+        )
+    if code in (sqlite3.SQLITE_READONLY, sqlite3.SQLITE_PERM):
+        return StoreReadOnly(
+            "The store is read-only (file permissions or a read-only disk); nothing was "
+            "recorded. The server's operator must make it writable."
+        )
+    return StoreUnavailable(f"{what} ({exc}); nothing was recorded.")
+
+
+def _pages(conn: sqlite3.Connection) -> int:
+    try:
+        return int(conn.execute("PRAGMA page_count").fetchone()[0])
+    except sqlite3.Error:
+        return 0
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    if conn.in_transaction:
+        try:
+            conn.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass  # closing the connection rolls back what is left
