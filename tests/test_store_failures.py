@@ -1,0 +1,210 @@
+"""A store that is busy, full or read-only answers 503 with a code saying which, keeps what
+it held, and /health tells the truth about it."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import contextlib
+import os
+import shutil
+import sqlite3
+import subprocess
+import typing as t
+
+import httpx
+import pytest
+
+from connector.sandbox import World
+from connector.serving import BackgroundServer
+from connector.store import FeedKey
+from connector.store.sqlite import SQLiteStore
+
+from .conftest import KEY
+
+
+def error(response: httpx.Response, status: int, code: str) -> dict[str, t.Any]:
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert body["code"] == code and body["error"], body
+    return t.cast(dict[str, t.Any], body)
+
+
+def poll(http: httpx.Client, handle: str = "creator", **extra: t.Any) -> httpx.Response:
+    return http.post("/v1/triggers/new-video", json={"handle": handle, **extra})
+
+
+@pytest.fixture
+def serve(make_app: t.Any) -> t.Callable[..., t.ContextManager[httpx.Client]]:
+    @contextlib.contextmanager
+    def serve(**settings: t.Any) -> t.Iterator[httpx.Client]:
+        with (
+            BackgroundServer(make_app(**settings)) as server,
+            httpx.Client(
+                base_url=server.url, headers={"Authorization": f"Bearer {KEY}"}, timeout=30
+            ) as http,
+        ):
+            yield http
+
+    return serve
+
+
+# -- busy --------------------------------------------------------------------------------
+
+
+def test_a_locked_store_is_a_503_with_retry_after(serve: t.Any, db_url: str, world: World) -> None:
+    with serve(SQLITE_BUSY_TIMEOUT=0.05) as http:
+        assert poll(http).status_code == 200
+        # Another process holding the database exclusively: even opening a connection
+        # (its pragmas) waits for the lock, then gives up.
+        holder = sqlite3.connect(db_url.removeprefix("sqlite:///"), isolation_level=None)
+        try:
+            holder.execute("PRAGMA locking_mode=EXCLUSIVE")
+            holder.execute("BEGIN EXCLUSIVE")
+            holder.execute("DELETE FROM seen_videos")
+            for response in (poll(http), http.get("/health")):
+                error(response, 503, "store_unavailable")
+                assert response.headers["Retry-After"] == "5"
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+        assert poll(http).status_code == 200
+        assert http.get("/health").status_code == 200
+
+
+def test_a_busy_store_under_load_answers_200_or_503_never_500(serve: t.Any, world: World) -> None:
+    with serve(SQLITE_BUSY_TIMEOUT=0.001) as http:
+
+        def one(number: int) -> httpx.Response:
+            return poll(http, f"creator{number % 4}", consumer=str(number))
+
+        with concurrent.futures.ThreadPoolExecutor(12) as pool:
+            answers = list(pool.map(one, range(96)))
+    assert {r.status_code for r in answers} <= {200, 503}
+    for response in answers:
+        if response.status_code == 503:
+            error(response, 503, "store_unavailable")
+            assert response.headers["Retry-After"] == "5"
+
+
+# -- full --------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def disk_full(path: str) -> t.Iterator[None]:
+    """Every connection the store opens may not grow the file: what a full disk does."""
+    probe = sqlite3.connect(path, isolation_level=None)
+    probe.execute("VACUUM")  # no free pages left to reuse
+    (pages,) = probe.execute("PRAGMA page_count").fetchone()
+    probe.close()
+    connect = SQLiteStore._connect
+
+    def capped(self: SQLiteStore) -> t.Any:
+        conn = connect(self)
+        conn.thing.execute(f"PRAGMA max_page_count = {pages}")
+        return conn
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(SQLiteStore, "_connect", capped)
+        yield
+
+
+def test_a_full_disk_is_a_503_that_records_nothing(serve: t.Any, db_url: str, world: World) -> None:
+    with serve() as http:
+        assert poll(http, include_recent=True).json() == []  # the feed's baseline
+        posted = [world.post_video("creator").id for _ in range(12)]
+        with disk_full(db_url.removeprefix("sqlite:///")):
+            # Recording them (with their payloads, for include_recent) needs more pages.
+            response = poll(http, include_recent=True)
+            error(response, 503, "store_full")
+            assert response.headers["Retry-After"] == "60"
+            error(http.get("/health"), 503, "store_full")
+        # Nothing of the failed poll stayed: the same videos come, once.
+        assert [v["id"] for v in poll(http, include_recent=True).json()] == posted[::-1]
+        assert poll(http).json() == []
+        assert http.get("/health").json()["status"] == "ok"
+
+
+def test_a_full_disk_when_a_feed_starts_leaves_no_half_feed(
+    serve: t.Any, db_url: str, world: World, app: t.Any
+) -> None:
+    with serve() as http:
+        everything = {"consumer": "c", "since": 0, "include_recent": True}
+        with disk_full(db_url.removeprefix("sqlite:///")):
+            error(poll(http, "brand.new", **everything), 503, "store_full")
+        store = app.extensions["connector"].store
+        key = FeedKey(tenant=_tenant(), platform="API", consumer="c", handle="brand.new")
+        assert store.peek(key, []) == (None, set())
+        assert len(poll(http, "brand.new", **everything).json()) == 30
+        assert poll(http, "brand.new", consumer="c").json() == []
+
+
+def _tenant() -> str:
+    from connector.platforms import tenant_for
+
+    return tenant_for(KEY)
+
+
+# -- read-only ---------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def read_only(path: str) -> t.Iterator[None]:
+    """Make the database file refuse writes for real. Root ignores file modes, so as root
+    the file is made immutable (chattr +i), which binds root too."""
+    if os.geteuid() != 0:
+        mode = os.stat(path).st_mode
+        os.chmod(path, 0o444)
+        undo = lambda: os.chmod(path, mode)  # noqa: E731
+    else:
+        chattr = shutil.which("chattr")
+        if chattr is None or subprocess.run([chattr, "+i", path]).returncode != 0:
+            pytest.skip("cannot make a file read-only as root here (chattr +i)")
+        undo = lambda: subprocess.run([chattr, "-i", path], check=True)  # noqa: E731
+    try:
+        with pytest.raises(OSError):
+            open(path, "r+b").close()  # the precondition: truly read-only
+        yield
+    finally:
+        undo()
+
+
+def test_a_read_only_store_says_so_in_answers_and_health(
+    serve: t.Any, db_url: str, world: World
+) -> None:
+    with serve() as http:
+        assert poll(http).json() == []
+        with read_only(db_url.removeprefix("sqlite:///")):
+            response = poll(http)
+            error(response, 503, "store_read_only")
+            assert response.headers["Retry-After"] == "60"
+            error(http.get("/health"), 503, "store_read_only")
+        assert http.get("/health").json()["status"] == "ok"
+        assert poll(http).json() == []
+
+
+# -- PostgreSQL ----------------------------------------------------------------------------
+
+
+def test_a_read_only_postgres_says_so(postgres_url: str) -> None:
+    import psycopg
+
+    from connector.errors import StoreReadOnly
+    from connector.store import open_store
+
+    store = open_store(postgres_url)
+    name = psycopg.conninfo.conninfo_to_dict(postgres_url)["dbname"]
+    with psycopg.connect(postgres_url, autocommit=True) as admin:
+        admin.execute(f'ALTER DATABASE "{name}" SET default_transaction_read_only = on')
+    try:
+        store.pool.drain()  # type: ignore[attr-defined]  # new sessions take the setting
+        with pytest.raises(StoreReadOnly):
+            store.ping()
+        with pytest.raises(StoreReadOnly):
+            store.remove_subscription("sub_" + "0" * 24)
+        with pytest.raises(StoreReadOnly):
+            open_store(postgres_url).close()
+    finally:
+        writable = "-c default_transaction_read_only=off"
+        with psycopg.connect(postgres_url, autocommit=True, options=writable) as admin:
+            admin.execute(f'ALTER DATABASE "{name}" RESET default_transaction_read_only')
+        store.close()
