@@ -20,6 +20,7 @@ def create_app(test_config: t.Mapping[str, t.Any] | None = None) -> Flask:
     """
     from .api import register_api
     from .config import Settings
+    from .console import register_console
     from .runtime import Runtime
 
     app = Flask(__name__)
@@ -29,6 +30,7 @@ def create_app(test_config: t.Mapping[str, t.Any] | None = None) -> Flask:
     app.logger.setLevel(getattr(logging, settings.log_level))
     app.extensions["connector"] = Runtime(settings)
     register_api(app)
+    register_console(app)
     return app
 
 

@@ -12,6 +12,7 @@ import httpx
 from .config import Settings
 from .crypto import Sealer
 from .errors import ConfigError, InvalidInput, NotConfigured
+from .metrics import Metrics
 from .platforms import tenant_for
 from .providers import PROVIDERS, ConcurrencyLimits, FailoverProvider, provider_class
 from .providers.limits import SlotLimiter
@@ -64,6 +65,7 @@ class Runtime:
         self.store: Store = open_store(
             settings.database_url, busy_timeout=settings.sqlite_busy_timeout
         )
+        self.metrics = Metrics(self.store, settings)
         self.poll_settings = PollSettings(
             max_pages=settings.backfill_max_pages,
             seen_ids_per_feed=settings.seen_ids_per_feed,
@@ -161,6 +163,7 @@ class Runtime:
 
     def providers_for(self, caller: Caller) -> FailoverProvider:
         """The caller's providers, bound to their keys, in the order to try them."""
+        self.metrics.attribute(caller.tenant, caller.request_source)
         return FailoverProvider(
             [self.provider(name, key, caller.request_source) for name, key in caller.credentials]
         )
@@ -174,7 +177,7 @@ class Runtime:
                     timeout=self.settings.upstream_timeout,
                     headers={"User-Agent": "tiktok-connector"},
                     # Retries connect failures only, which never reached upstream.
-                    transport=httpx.HTTPTransport(retries=1),
+                    transport=self.metrics.transport(name, httpx.HTTPTransport(retries=1)),
                 )
                 self._clients[name] = client
             return client

@@ -156,7 +156,9 @@ class Deliverer:
             )
             if claimed is None:
                 break
+            started = time.monotonic()
             outcome = self._attempt(claimed, subscription)
+            self.rt.metrics.delivery_attempt(claimed, outcome, time.monotonic() - started)
             setattr(report, outcome, getattr(report, outcome) + 1)
             if outcome != "delivered":
                 break
