@@ -321,6 +321,22 @@ def test_a_dead_letter_is_replayed_from_the_console_and_delivered(
     assert [b["id"] for b in console.receiver.bodies("refusing")] == [video.id]
 
 
+def test_a_failing_delivery_shows_as_retrying_with_its_answer(
+    console: Console, world: World
+) -> None:
+    console.sign_in()
+    created = console.subscribe("flaky")
+    world.post_video("creator")
+    console.receiver.script("flaky", (503, 0.0))
+    assert console.cycle()["retried"] == 1
+    listed = console.text("/console/subscriptions")
+    assert "retried 503" in listed and "retrying attempt 2" in listed
+    detail = console.text(f"/console/subscriptions/{created['id']}")
+    assert "Waiting to be delivered (1)" in detail and "target answered 503" in detail
+    overview = console.text("/console/")
+    assert re.search(r"Retrying (\d+)", overview)[1] == "1"  # type: ignore[index]
+
+
 def test_replay_takes_only_forms_back_into_the_console(console: Console) -> None:
     page = console.sign_in()
     away = console.browser.post(
