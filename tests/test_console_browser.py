@@ -171,6 +171,11 @@ def test_an_operator_follows_a_failed_delivery_to_its_replay(
         assert [body["id"] for body in receiver.bodies("zap-hook")] == [video.id]
         page.screenshot(path=shots / "subscription.png", full_page=True)
 
+        page.click("nav >> text=Usage")
+        usage = page.locator("tbody tr", has_text="ZAPIER").inner_text()
+        assert "dumplingai" in usage and "credits" in usage
+        page.screenshot(path=shots / "usage.png", full_page=True)
+
         page.click("nav >> text=Overview")
         assert page.inner_text("#dead") == "0"
         page.screenshot(path=shots / "overview.png", full_page=True)
