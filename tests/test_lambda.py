@@ -103,7 +103,7 @@ def test_zappas_handler_serves_http_and_scheduled_events_on_postgres(
     )
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.setenv("CONNECTOR_DATABASE_URL", postgres_url)
-    monkeypatch.setenv("CONNECTOR_SECRET_KEY", "l" * 40)
+    monkeypatch.setenv("CONNECTOR_SECRET_KEY", "lambda-test-secret-key-3e8a1f6c0d9b27d4")
     monkeypatch.setenv("CONNECTOR_ALLOW_PRIVATE_TARGETS", "true")
     monkeypatch.setenv("CONNECTOR_POLL_MIN_GAP", "0")
     for name, value in base_urls(sandbox_url).items():

@@ -492,7 +492,7 @@ def test_choose_where_to_start_lists_videos_without_changing_state(
 def test_webhook_attach_and_detach_with_makes_numeric_webhook_id(
     start_make: t.Callable[..., Make], world: World
 ) -> None:
-    make = start_make(SECRET_KEY="s" * 40, ALLOW_PRIVATE_TARGETS=True)
+    make = start_make(SECRET_KEY="make-test-key-91c4e7a2b05f3d68ab", ALLOW_PRIVATE_TARGETS=True)
     webhook = {"id": WEBHOOK_ID, "url": "http://127.0.0.1:9/make-hook"}
     context = {"parameters": {"handle": "tiktok"}, "webhook": webhook}
     attach = code("webhook/new_video_instant", "attach")

@@ -19,7 +19,7 @@ def test_false_in_any_usual_spelling_keeps_the_ssrf_guard_on(
 ) -> None:
     # "False" is not JSON: read as text, bool("False") was True and switched the guard off.
     monkeypatch.setenv("CONNECTOR_ALLOW_PRIVATE_TARGETS", spelling)
-    monkeypatch.setenv("CONNECTOR_SECRET_KEY", "s" * 40)
+    monkeypatch.setenv("CONNECTOR_SECRET_KEY", "settings-test-secret-key-5b2d9f0e7a14c6")
     monkeypatch.setenv("CONNECTOR_DATABASE_URL", db_url)
     app = create_app()
     assert app.extensions["connector"].settings.allow_private_targets is False

@@ -21,7 +21,7 @@ from .conftest import KEY
 from .receiver import Receiver
 
 SCRIPT = Path(sys.executable).parent / "connector"
-SECRET_KEY = "w" * 40
+SECRET_KEY = "workers-test-secret-key-7c1a5e9f3b28d04"
 HANDLES = [f"worker.handle{i}" for i in range(12)]
 WORKERS = 4
 

@@ -55,7 +55,7 @@ def test_the_app_definition_passes_zapiers_schema() -> None:
 
 
 def test_the_app_runs_against_a_live_connector(make_app: t.Any, world: World) -> None:
-    app = make_app(SECRET_KEY="z" * 40, ALLOW_PRIVATE_TARGETS=True)
+    app = make_app(SECRET_KEY="zapier-test-secret-key-2d8b6f0a4e91c37", ALLOW_PRIVATE_TARGETS=True)
     with BackgroundServer(app) as server:
         results = node(
             "app_tester.js",
