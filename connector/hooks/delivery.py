@@ -14,7 +14,7 @@ never two ids for one video.
 
 from __future__ import annotations
 
-import concurrent.futures
+import collections
 import dataclasses
 import datetime as dt
 import logging
@@ -22,15 +22,19 @@ import os
 import random
 import secrets
 import socket
+import ssl
+import threading
 import time
 import typing as t
 
 import httpx
 from standardwebhooks.webhooks import Webhook
 
+from .. import deadlines
 from ..crypto import SealError
 from ..errors import TargetRefused
-from .targets import check_target
+from .targets import TargetUnresolved, resolve_target, target_key
+from .transport import post
 
 if t.TYPE_CHECKING:
     from ..runtime import Runtime
@@ -97,9 +101,27 @@ class DeliveryReport:
 
 
 class Deliverer:
-    """Sends every due delivery once per run."""
+    """Sends due deliveries on a pool of ``CONNECTOR_DELIVERY_WORKERS`` threads, fairly.
 
-    def __init__(self, rt: Runtime, *, client: httpx.Client | None = None) -> None:
+    A slow or dead target holds up no other: at most one delivery per target URL at a time,
+    at most half the workers for one tenant's deliveries, and at most half for deliveries
+    whose last attempt got no answer (it timed out or could not connect), while every
+    attempt ends at ``CONNECTOR_DELIVERY_TIMEOUT``. A subscription's entries go one at a
+    time, oldest first; after each success it goes to the back of the queue.
+
+    ``wait`` is how long :meth:`run` waits for the deliveries it started: ``None`` (one
+    cycle from cron or Lambda) until all are done; a number (the scheduler in ``connector
+    serve``, which keeps one deliverer) leaves the slower ones running in the background,
+    claimed, and later runs skip them and count them once done.
+    """
+
+    def __init__(
+        self,
+        rt: Runtime,
+        *,
+        ssl_context: ssl.SSLContext | None = None,
+        wait: float | None = None,
+    ) -> None:
         self.rt = rt
         settings = rt.settings
         self.policy = RetryPolicy(
@@ -111,89 +133,196 @@ class Deliverer:
         self.timeout = settings.delivery_timeout
         self.allow_private = settings.allow_private_targets
         self.workers = settings.delivery_workers
-        self._owns_client = client is None
-        self.client = client or httpx.Client(
-            timeout=self.timeout,
-            follow_redirects=False,
-            headers={"User-Agent": "tiktok-connector-webhooks"},
-        )
+        self.per_tenant = max(1, self.workers // 2)
+        self.unanswered_slots = max(1, self.workers // 2)
+        self.wait = wait
+        # Built at the first https:// delivery: loading the CA bundle takes a while.
+        self._ssl_context = ssl_context
+        self._ssl_lock = threading.Lock()
         self.rng = random.Random()
+        self._cond = threading.Condition()
+        self._queue: collections.deque[_Task] = collections.deque()
+        self._scheduled: set[str] = set()  # subscriptions queued or being delivered
+        self._busy_targets: set[str] = set()
+        self._busy_tenants: collections.Counter[str] = collections.Counter()
+        self._busy_unanswered = 0
+        self._threads: list[threading.Thread] = []
+        self._report = DeliveryReport()
+        self._closed = False
+
+    def ssl_context(self) -> ssl.SSLContext:
+        """What verifies https:// targets' certificates (certifi's CA bundle by default)."""
+        with self._ssl_lock:
+            if self._ssl_context is None:
+                self._ssl_context = httpx.create_ssl_context()
+            return self._ssl_context
 
     def close(self) -> None:
-        if self._owns_client:
-            self.client.close()
+        """Start nothing more; wait for the deliveries in flight (each ends at its deadline).
+        Queued ones are not claimed yet: the next run, here or elsewhere, takes them."""
+        with self._cond:
+            self._closed = True
+            for task in self._queue:
+                self._scheduled.discard(task.subscription.id)
+            self._queue.clear()
+            self._cond.notify_all()
+        for thread in self._threads:
+            thread.join(timeout=self.timeout + 5)
 
     def run(self, *, max_per_subscription: int = 100) -> DeliveryReport:
-        """Deliver what is due, each subscription in order, subscriptions in parallel."""
-        heads = self.rt.store.next_deliveries(time.time())
-        report = DeliveryReport()
-        if not heads:
-            return report
-        with concurrent.futures.ThreadPoolExecutor(max_workers=self.workers) as pool:
-            futures = [
-                pool.submit(self._drain, head.subscription_id, max_per_subscription)
-                for head in heads
-            ]
-            for future in concurrent.futures.as_completed(futures):
-                report.add(future.result())
+        """Deliver what is due, each subscription in order, subscriptions in parallel.
+
+        :param max_per_subscription: deliveries one subscription may have in this run.
+        :return: the deliveries finished while this run waited (with ``wait``, those that
+            finished in the background since the last run too).
+        """
+        store = self.rt.store
+        heads = store.next_deliveries(time.time())
+        subscriptions = {s.id: s for s in store.subscriptions()} if heads else {}
+        with self._cond:
+            if self._closed:
+                raise RuntimeError("this deliverer is closed")
+            for head in heads:
+                subscription = subscriptions.get(head.subscription_id)
+                if subscription is None or subscription.id in self._scheduled:
+                    continue
+                unanswered = head.attempts > 0 and head.last_status is None
+                target = target_key(subscription.target_url)
+                self._queue.append(_Task(subscription, target, unanswered, max_per_subscription))
+                self._scheduled.add(subscription.id)
+            self._start_workers()
+            self._cond.notify_all()
+            until = None if self.wait is None else time.monotonic() + self.wait
+            while self._scheduled:
+                left = None if until is None else until - time.monotonic()
+                if left is not None and left <= 0:
+                    break
+                self._cond.wait(left)
+            report, self._report = self._report, DeliveryReport()
         return report
 
-    def _drain(self, subscription_id: str, budget: int) -> DeliveryReport:
-        """Deliver one subscription's due entries in order, stopping at the first failure."""
-        report = DeliveryReport()
-        owner = worker_id()
-        store = self.rt.store
-        subscription = store.subscription(subscription_id)
-        if subscription is None:
-            return report
-        for _ in range(budget):
-            heads = store.next_deliveries(time.time(), subscription_id)
-            if not heads:
-                break
-            lease = self.timeout + 30
-            claimed = store.claim(
-                heads[0].id, owner, now=time.time(), lease=lease, is_stale=is_stale
+    def _start_workers(self) -> None:
+        self._threads = [thread for thread in self._threads if thread.is_alive()]
+        while len(self._threads) < min(self.workers, len(self._scheduled)):
+            thread = threading.Thread(
+                target=self._work, name=f"delivery-{len(self._threads)}", daemon=True
             )
-            if claimed is None:
-                break
-            started = time.monotonic()
-            outcome = self._attempt(claimed, subscription)
-            self.rt.metrics.delivery_attempt(claimed, outcome, time.monotonic() - started)
-            setattr(report, outcome, getattr(report, outcome) + 1)
-            if outcome != "delivered":
-                break
-        return report
+            thread.start()
+            self._threads.append(thread)
+
+    def _take(self) -> _Task | None:
+        """The first queued task whose target, tenant and lane have room (under the lock)."""
+        for index, task in enumerate(self._queue):
+            if task.target in self._busy_targets:
+                continue
+            if self._busy_tenants[task.subscription.tenant] >= self.per_tenant:
+                continue
+            if task.unanswered and self._busy_unanswered >= self.unanswered_slots:
+                continue
+            del self._queue[index]
+            return task
+        return None
+
+    def _hold(self, task: _Task, held: bool) -> None:
+        step = 1 if held else -1
+        if held:
+            self._busy_targets.add(task.target)
+        else:
+            self._busy_targets.discard(task.target)
+        self._busy_tenants[task.subscription.tenant] += step
+        if task.unanswered:
+            self._busy_unanswered += step
+
+    def _work(self) -> None:
+        while True:
+            with self._cond:
+                task = self._take()
+                while task is None:
+                    if self._closed:
+                        return
+                    self._cond.wait()
+                    task = self._take()
+                self._hold(task, True)
+            outcome: str | None = None
+            try:
+                outcome = self._deliver_next(task.subscription)
+            except Exception:  # one bad delivery must not stop the others; it stays claimed
+                log.exception("delivery for %s failed unexpectedly", task.subscription.id)
+            with self._cond:
+                self._hold(task, False)
+                if outcome is not None:
+                    setattr(self._report, outcome, getattr(self._report, outcome) + 1)
+                if outcome == "delivered" and task.budget > 1 and not self._closed:
+                    self._queue.append(
+                        dataclasses.replace(task, unanswered=False, budget=task.budget - 1)
+                    )
+                else:
+                    self._scheduled.discard(task.subscription.id)
+                self._cond.notify_all()
+
+    def _deliver_next(self, subscription: Subscription) -> str | None:
+        """Claim and attempt the subscription's oldest due entry; None when there is none
+        (or another worker holds it)."""
+        store = self.rt.store
+        heads = store.next_deliveries(time.time(), subscription.id)
+        if not heads:
+            return None
+        # The lease outlasts any attempt, which ends at its deadline.
+        claimed = store.claim(
+            heads[0].id, worker_id(), now=time.time(), lease=self.timeout + 30, is_stale=is_stale
+        )
+        if claimed is None:
+            return None
+        started = time.monotonic()
+        outcome = self._attempt(claimed, subscription)
+        self.rt.metrics.delivery_attempt(claimed, outcome, time.monotonic() - started)
+        return outcome
 
     def _attempt(self, delivery: Delivery, subscription: Subscription) -> str:
         store = self.rt.store
-        try:
-            check_target(subscription.target_url, allow_private=self.allow_private)
-        except TargetRefused as exc:
-            store.dead_letter(delivery.id, status=None, error=exc.message)
-            return "dead"
-        try:
-            secret = self.rt.sealer.open(
-                subscription.secret_ciphertext, f"subscription:{subscription.id}"
-            )
-        except SealError as exc:
-            # A changed CONNECTOR_SECRET_KEY: keep the delivery until the right one is back.
-            return self._retry(delivery, None, exc.message, None, transient=True)
-        now = dt.datetime.now(dt.UTC)
-        headers = {
-            "Content-Type": "application/json",
-            "webhook-id": delivery.webhook_id,
-            "webhook-timestamp": str(int(now.timestamp())),
-            "webhook-signature": Webhook(secret).sign(delivery.webhook_id, now, delivery.payload),
-        }
-        try:
-            response = self.client.post(
-                subscription.target_url, content=delivery.payload.encode(), headers=headers
-            )
-        except httpx.TimeoutException:
-            return self._retry(delivery, None, "timed out", None, transient=True)
-        except httpx.HTTPError as exc:
-            return self._retry(delivery, None, f"{type(exc).__name__}", None, transient=True)
-        status = response.status_code
+        with deadlines.within(self.timeout):
+            try:
+                target = resolve_target(
+                    subscription.target_url,
+                    allow_private=self.allow_private,
+                    timeout=deadlines.remaining() or 0.0,
+                )
+            except TargetUnresolved as exc:
+                return self._retry(delivery, None, exc.message, None, transient=True)
+            except TargetRefused as exc:
+                store.dead_letter(delivery.id, status=None, error=exc.message)
+                return "dead"
+            try:
+                secret = self.rt.sealer.open(
+                    subscription.secret_ciphertext, f"subscription:{subscription.id}"
+                )
+            except SealError as exc:
+                # Start-up checks the secret key, so this is a worker started with another
+                # one since: keep the delivery until the right key is back.
+                log.error("cannot open the signing secret of %s: %s", subscription.id, exc.message)
+                return self._retry(delivery, None, exc.message, None, transient=True)
+            now = dt.datetime.now(dt.UTC)
+            headers = {
+                "Content-Type": "application/json",
+                "webhook-id": delivery.webhook_id,
+                "webhook-timestamp": str(int(now.timestamp())),
+                "webhook-signature": Webhook(secret).sign(
+                    delivery.webhook_id, now, delivery.payload
+                ),
+            }
+            try:
+                answer = post(
+                    target,
+                    delivery.payload.encode(),
+                    headers,
+                    timeout=self.timeout,
+                    ssl_context=self.ssl_context() if target.scheme == "https" else None,
+                )
+            except httpx.TimeoutException:
+                return self._retry(delivery, None, "timed out", None, transient=True)
+            except httpx.HTTPError as exc:
+                return self._retry(delivery, None, _describe(exc), None, transient=True)
+        status = answer.status
         if 200 <= status < 300:
             store.delivered(delivery.id)
             return "delivered"
@@ -206,7 +335,7 @@ class Deliverer:
             delivery,
             status,
             f"target answered {status}",
-            _retry_after(response),
+            answer.retry_after,
             transient=transient,
         )
 
@@ -237,6 +366,25 @@ class Deliverer:
         return "retried"
 
 
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("Retry-After", "").strip()
-    return float(value) if value.isdigit() else None
+@dataclasses.dataclass(frozen=True)
+class _Task:
+    """A subscription with due deliveries, waiting for (or holding) a worker."""
+
+    subscription: Subscription
+    target: str  # target_key() of its URL: one delivery per target at a time
+    unanswered: bool  # its oldest entry's last attempt got no answer
+    budget: int  # deliveries it may still have in this run
+
+
+def _describe(exc: httpx.HTTPError) -> str:
+    """The error's kind, and its reason when a TLS handshake failed (a certificate not valid
+    for the target's host, say); never the URL."""
+    cause: BaseException | None = exc
+    while cause is not None and not isinstance(cause, ssl.SSLError):
+        # httpcore re-raises with ``from None``: the cause may be only the context.
+        cause = cause.__cause__ or cause.__context__
+    if isinstance(cause, ssl.SSLCertVerificationError):
+        return f"{type(exc).__name__}: TLS certificate refused ({cause.verify_message})"
+    if isinstance(cause, ssl.SSLError):
+        return f"{type(exc).__name__}: TLS failed ({cause.reason or 'handshake'})"
+    return type(exc).__name__

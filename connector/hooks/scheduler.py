@@ -6,6 +6,7 @@ import logging
 import threading
 import typing as t
 
+from .delivery import Deliverer
 from .poller import run_cycle
 
 if t.TYPE_CHECKING:
@@ -15,9 +16,14 @@ log = logging.getLogger("connector.hooks")
 
 
 class Scheduler:
+    """Runs cycles in a thread, with one deliverer for all of them: a cycle waits at most
+    ``CONNECTOR_DELIVERY_TIMEOUT`` for its deliveries, and those still running (claimed)
+    finish in the background while the next cycles poll and deliver to everyone else."""
+
     def __init__(self, rt: Runtime, interval: float) -> None:
         self.rt = rt
         self.interval = interval
+        self.deliverer = Deliverer(rt, wait=rt.settings.delivery_timeout)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="poll-scheduler", daemon=True)
 
@@ -28,10 +34,11 @@ class Scheduler:
     def stop(self) -> None:
         self._stop.set()
         self._thread.join(timeout=30)
+        self.deliverer.close()
 
     def _loop(self) -> None:
         while not self._stop.wait(self.interval):
             try:
-                run_cycle(self.rt)
+                run_cycle(self.rt, deliverer=self.deliverer)
             except Exception:  # the scheduler must outlive any one bad cycle
                 log.exception("poll cycle failed")
