@@ -7,8 +7,10 @@ The tree::
     ├── MissingCredentials              401 missing_api_key
     ├── UnusableKey                     401 invalid_api_key
     ├── NotFound                        404 not_found
+    ├── SubscriptionLimitReached        409 subscription_limit_reached
     ├── UnsupportedByProvider           400 unsupported_by_provider
     │   └── TargetRefused               400 target_refused
+    │       └── TargetUnresolved        400 target_refused (hooks/targets.py)
     ├── RequestTooLarge                 413 request_too_large
     ├── NotConfigured                   503 not_configured
     ├── StoreUnavailable                503 store_unavailable
@@ -96,6 +98,17 @@ class RequestTooLarge(ConnectorError):
 class NotFound(ConnectorError):
     status_code = 404
     code = "not_found"
+
+
+class SubscriptionLimitReached(ConnectorError):
+    """The caller already has as many webhook subscriptions as the server allows, in all
+    or to one target URL; ``details`` says which limit (``scope``) and its ``limit``.
+
+    409 Conflict, not 429: waiting does not help, removing a subscription does.
+    """
+
+    status_code = 409
+    code = "subscription_limit_reached"
 
 
 class UnsupportedByProvider(ConnectorError):

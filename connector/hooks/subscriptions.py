@@ -8,10 +8,10 @@ import secrets
 import time
 import typing as t
 
-from ..errors import NotFound
-from ..store import Observed, Subscription
+from ..errors import NotFound, SubscriptionLimitReached
+from ..store import LimitReached, Observed, Subscription
 from ..triggers.new_video import baseline_floor, fetch
-from .targets import check_target
+from .targets import check_target, target_key
 
 if t.TYPE_CHECKING:
     from ..runtime import Caller, Runtime
@@ -39,11 +39,26 @@ def subscribe(
     a handle that does not exist fails here rather than in every later poll.
 
     :raises TargetRefused: for a target the connector will not call.
+    :raises SubscriptionLimitReached: when the caller already has
+        ``CONNECTOR_MAX_SUBSCRIPTIONS_PER_TENANT`` subscriptions, or
+        ``CONNECTOR_MAX_SUBSCRIPTIONS_PER_TARGET`` to this target URL.
     :raises NotConfigured: without ``CONNECTOR_SECRET_KEY``.
     :raises ProviderError: when the baseline cannot be read; nothing is stored.
     """
     sealer = rt.sealer
-    check_target(target_url, allow_private=rt.settings.allow_private_targets)
+    settings = rt.settings
+    check_target(
+        target_url, allow_private=settings.allow_private_targets, timeout=settings.delivery_timeout
+    )
+    target = target_key(target_url)
+    per_tenant = settings.max_subscriptions_per_tenant
+    per_target = settings.max_subscriptions_per_target
+    # Counted first so that a caller at a limit spends no upstream call; counted again when
+    # adding, atomically, so that concurrent calls cannot pass a limit together.
+    if rt.store.count_subscriptions(caller.tenant) >= per_tenant:
+        raise _limit_reached(LimitReached("tenant", per_tenant))
+    if rt.store.count_subscriptions(caller.tenant, target) >= per_target:
+        raise _limit_reached(LimitReached("target", per_target))
     subscription_id = "sub_" + secrets.token_hex(12)
     secret = new_signing_secret()
     now = time.time()
@@ -60,14 +75,37 @@ def subscribe(
         created_at=now,
     )
     videos = fetch(rt.providers_for(caller), rt.store, [subscription.feed], max_pages=1)
-    rt.store.add_subscription(
-        subscription,
-        tenant_key=sealer.seal(caller.bearer, f"tenant:{caller.tenant}"),
-        baseline=[Observed(v["id"], v["created_at_timestamp"]) for v in videos],
-        floor=baseline_floor(videos, None),
-        now=now,
-    )
+    try:
+        rt.store.add_subscription(
+            subscription,
+            tenant_key=sealer.seal(caller.bearer, f"tenant:{caller.tenant}"),
+            baseline=[Observed(v["id"], v["created_at_timestamp"]) for v in videos],
+            floor=baseline_floor(videos, None),
+            now=now,
+            target_key=target,
+            max_per_tenant=per_tenant,
+            max_per_target=per_target,
+        )
+    except LimitReached as exc:
+        raise _limit_reached(exc) from None
     return subscription, secret
+
+
+def _limit_reached(exc: LimitReached) -> SubscriptionLimitReached:
+    if exc.scope == "tenant":
+        message = (
+            f"This API key already has {exc.limit} webhook subscriptions, the most this server "
+            "allows (CONNECTOR_MAX_SUBSCRIPTIONS_PER_TENANT). Remove ones no longer used "
+            "(DELETE /v1/hooks/<id>) before adding another."
+        )
+    else:
+        message = (
+            f"This API key already has {exc.limit} webhook subscriptions to this target URL, "
+            "the most this server allows (CONNECTOR_MAX_SUBSCRIPTIONS_PER_TARGET; URLs that "
+            "differ only in their query string are one target). Remove ones no longer used "
+            "(DELETE /v1/hooks/<id>) before adding another."
+        )
+    return SubscriptionLimitReached(message, details={"scope": exc.scope, "limit": exc.limit})
 
 
 def owned(rt: Runtime, caller: Caller, subscription_id: str) -> Subscription:

@@ -18,7 +18,9 @@ from .base import (
     FeedState,
     FeedTransaction,
     Gap,
+    LimitReached,
     Observed,
+    Sealed,
     Store,
     Subscription,
     WatchKey,
@@ -150,6 +152,19 @@ SCHEMA: tuple[str, ...] = (
     ALTER TABLE watches ADD COLUMN last_error TEXT;
     ALTER TABLE watches ADD COLUMN last_error_at {float};
     """,
+    # 6: what the subscription limits count per target (see hooks/targets.py target_key;
+    # older rows count by their URL as given), and a value sealed with the secret key, so
+    # that start-up tells a wrong CONNECTOR_SECRET_KEY (see crypto.py check_secret_key).
+    """
+    ALTER TABLE subscriptions ADD COLUMN target_key TEXT;
+    UPDATE subscriptions SET target_key = target_url;
+    CREATE INDEX subscriptions_by_target ON subscriptions (tenant, target_key);
+    CREATE TABLE key_check (
+        id INTEGER PRIMARY KEY,
+        sealed {bytes} NOT NULL,
+        updated_at {float} NOT NULL
+    );
+    """,
 )
 
 
@@ -270,8 +285,26 @@ class SQLStore(Store):
         baseline: t.Sequence[Observed],
         floor: int,
         now: float,
+        target_key: str | None = None,
+        max_per_tenant: int | None = None,
+        max_per_target: int | None = None,
     ) -> None:
-        with self._transaction(lock=_feed_lock(subscription.feed)) as sql:
+        tenant = subscription.tenant
+        target = subscription.target_url if target_key is None else target_key
+        # The tenant's lock makes counting and adding one step. (The new feed needs no lock
+        # of its own: nothing can reach it before this transaction commits.)
+        with self._transaction(lock=_tenant_lock(tenant)) as sql:
+            if max_per_tenant is not None:
+                (count,) = sql.one("SELECT count(*) FROM subscriptions WHERE tenant = ?", (tenant,))
+                if count >= max_per_tenant:
+                    raise LimitReached("tenant", max_per_tenant)
+            if max_per_target is not None:
+                (count,) = sql.one(
+                    "SELECT count(*) FROM subscriptions WHERE tenant = ? AND target_key = ?",
+                    (tenant, target),
+                )
+                if count >= max_per_target:
+                    raise LimitReached("target", max_per_target)
             sql.run(
                 "INSERT INTO tenant_keys (tenant, sealed, updated_at) VALUES (?, ?, ?)"
                 " ON CONFLICT (tenant) DO UPDATE SET sealed = excluded.sealed,"
@@ -279,8 +312,8 @@ class SQLStore(Store):
                 (subscription.tenant, tenant_key, now),
             )
             sql.run(
-                f"INSERT INTO subscriptions ({SUBSCRIPTION_COLUMNS})"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO subscriptions ({SUBSCRIPTION_COLUMNS}, target_key)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     subscription.id,
                     subscription.tenant,
@@ -292,6 +325,7 @@ class SQLStore(Store):
                     subscription.target_url,
                     subscription.secret_ciphertext,
                     subscription.created_at,
+                    target,
                 ),
             )
             watch = subscription.watch
@@ -319,6 +353,17 @@ class SQLStore(Store):
                 f"SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions WHERE id = ?", (subscription_id,)
             )
             return subscription_from(row) if row else None
+
+    def count_subscriptions(self, tenant: str, target_key: str | None = None) -> int:
+        with self._transaction(write=False) as sql:
+            if target_key is None:
+                row = sql.one("SELECT count(*) FROM subscriptions WHERE tenant = ?", (tenant,))
+            else:
+                row = sql.one(
+                    "SELECT count(*) FROM subscriptions WHERE tenant = ? AND target_key = ?",
+                    (tenant, target_key),
+                )
+            return int(row[0])
 
     def has_subscriptions(self) -> bool:
         with self._transaction(write=False) as sql:
@@ -358,6 +403,49 @@ class SQLStore(Store):
         with self._transaction(write=False) as sql:
             row = sql.one("SELECT sealed FROM tenant_keys WHERE tenant = ?", (tenant,))
             return bytes(row[0]) if row else None
+
+    # -- the secret key ---------------------------------------------------------------------
+
+    def key_check(self) -> bytes | None:
+        with self._transaction(write=False) as sql:
+            row = sql.one("SELECT sealed FROM key_check WHERE id = 1")
+            return bytes(row[0]) if row else None
+
+    def put_key_check(self, blob: bytes, *, replacing: bytes | None) -> bool:
+        with self._transaction(lock="key check") as sql:
+            row = sql.one(f"SELECT sealed FROM key_check WHERE id = 1 {self.FOR_UPDATE}")
+            current = bytes(row[0]) if row else None
+            if current != replacing:
+                return False
+            _put_key_check(sql, blob)
+            return True
+
+    def sealed_values(self) -> list[Sealed]:
+        with self._transaction(write=False) as sql:
+            tenants = sql.all("SELECT tenant, sealed FROM tenant_keys ORDER BY tenant")
+            secrets = sql.all("SELECT id, sealed_secret FROM subscriptions ORDER BY id")
+        return [Sealed("tenant", owner, bytes(blob)) for owner, blob in tenants] + [
+            Sealed("subscription", owner, bytes(blob)) for owner, blob in secrets
+        ]
+
+    def reseal(self, changes: t.Sequence[tuple[Sealed, bytes]], key_check: bytes) -> int:
+        replaced = 0
+        with self._transaction(lock="key check") as sql:
+            for old, blob in changes:
+                if old.kind == "tenant":
+                    cursor = sql.run(
+                        "UPDATE tenant_keys SET sealed = ? WHERE tenant = ? AND sealed = ?",
+                        (blob, old.owner, old.blob),
+                    )
+                else:
+                    cursor = sql.run(
+                        "UPDATE subscriptions SET sealed_secret = ? WHERE id = ?"
+                        " AND sealed_secret = ?",
+                        (blob, old.owner, old.blob),
+                    )
+                replaced += max(cursor.rowcount, 0)
+            _put_key_check(sql, key_check)
+        return replaced
 
     # -- watches ----------------------------------------------------------------------------
 
@@ -508,6 +596,19 @@ def gaps_to_text(gaps: t.Sequence[Gap]) -> str | None:
     if not gaps:
         return None
     return json.dumps([{"cursor": g.cursor, "pages": g.pages} for g in gaps])
+
+
+def _put_key_check(sql: Statements, blob: bytes) -> None:
+    sql.run(
+        "INSERT INTO key_check (id, sealed, updated_at) VALUES (1, ?, ?)"
+        " ON CONFLICT (id) DO UPDATE SET sealed = excluded.sealed,"
+        " updated_at = excluded.updated_at",
+        (blob, time.time()),
+    )
+
+
+def _tenant_lock(tenant: str) -> str:
+    return "\x1f".join(("tenant", tenant))
 
 
 def _feed_lock(key: FeedKey) -> str:

@@ -87,6 +87,27 @@ class WatchKey:
 
 
 @dataclasses.dataclass(frozen=True)
+class Sealed:
+    """A value the store keeps sealed with the secret key: ``kind`` ``"tenant"`` (a tenant's
+    upstream key; ``owner`` is the tenant) or ``"subscription"`` (a signing secret; ``owner``
+    is the subscription id)."""
+
+    kind: str
+    owner: str
+    blob: bytes = dataclasses.field(repr=False)
+
+
+class LimitReached(Exception):
+    """A new subscription would exceed a limit: ``scope`` ``"tenant"`` (subscriptions of the
+    tenant) or ``"target"`` (the tenant's subscriptions to one target); ``limit`` is it."""
+
+    def __init__(self, scope: str, limit: int) -> None:
+        super().__init__(f"{scope} already has {limit} subscriptions")
+        self.scope = scope
+        self.limit = limit
+
+
+@dataclasses.dataclass(frozen=True)
 class Delivery:
     """One video waiting in the outbox for one subscription (or dead-lettered)."""
 
@@ -178,8 +199,23 @@ class Store:
         baseline: t.Sequence[Observed],
         floor: int,
         now: float,
+        target_key: str | None = None,
+        max_per_tenant: int | None = None,
+        max_per_target: int | None = None,
     ) -> None:
-        """Store the subscription, its tenant's sealed key and its feed's baseline at once."""
+        """Store the subscription, its tenant's sealed key and its feed's baseline at once.
+
+        :param target_key: what counts as the subscription's target for ``max_per_target``
+            (default: its URL as given).
+        :raises LimitReached: when the tenant already has ``max_per_tenant`` subscriptions,
+            or ``max_per_target`` with this target key; counted and added atomically, so
+            concurrent calls cannot exceed a limit. Nothing is stored then.
+        """
+        raise NotImplementedError
+
+    def count_subscriptions(self, tenant: str, target_key: str | None = None) -> int:
+        """How many subscriptions the tenant has (to the target with ``target_key``, if
+        given)."""
         raise NotImplementedError
 
     def subscriptions(self, tenant: str | None = None) -> list[Subscription]:
@@ -200,6 +236,27 @@ class Store:
 
     def tenant_key(self, tenant: str) -> bytes | None:
         """The tenant's sealed upstream key, if it has subscriptions."""
+        raise NotImplementedError
+
+    # -- the secret key: a check value, and everything sealed with it ------------------------
+
+    def key_check(self) -> bytes | None:
+        """The sealed check value written by :meth:`put_key_check`, if any."""
+        raise NotImplementedError
+
+    def put_key_check(self, blob: bytes, *, replacing: bytes | None) -> bool:
+        """Write the check value: only if there is none (``replacing=None``), or only if it is
+        still ``replacing``. Returns whether it was written."""
+        raise NotImplementedError
+
+    def sealed_values(self) -> list[Sealed]:
+        """Every sealed tenant key and signing secret."""
+        raise NotImplementedError
+
+    def reseal(self, changes: t.Sequence[tuple[Sealed, bytes]], key_check: bytes) -> int:
+        """In one transaction, replace each sealed value by its new blob (unless it changed
+        since it was read) and the check value by ``key_check``. Returns how many values
+        were replaced."""
         raise NotImplementedError
 
     # -- watches: who polls which handle ------------------------------------------------------
