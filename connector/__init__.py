@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import typing as t
 
 from flask import Flask
@@ -18,7 +17,8 @@ def create_app(test_config: t.Mapping[str, t.Any] | None = None) -> Flask:
 
     :raises ConfigError: when the settings cannot work.
     """
-    from .api import register_api
+    from . import logs
+    from .api import operator_secrets, register_api
     from .config import Settings
     from .console import register_console
     from .runtime import Runtime
@@ -27,8 +27,11 @@ def create_app(test_config: t.Mapping[str, t.Any] | None = None) -> Flask:
     # Keep fields in schema order (id first), as people read them in a zap's field picker.
     app.json.sort_keys = False  # type: ignore[attr-defined]
     settings = Settings.load(test_config)
-    app.logger.setLevel(getattr(logging, settings.log_level))
-    app.extensions["connector"] = Runtime(settings)
+    # Werkzeug refuses to read a body past this (413); waitress is told too (serving.py).
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_size
+    runtime = Runtime(settings)
+    logs.configure(settings.log_level, settings.log_format, operator_secrets(runtime))
+    app.extensions["connector"] = runtime
     register_api(app)
     register_console(app)
     return app

@@ -41,8 +41,34 @@ class BackgroundServer:
         self.stop()
 
 
-def serve_forever(app: WSGIApplication, host: str, port: int, threads: int = 8) -> None:
-    """Serve ``app`` with waitress, a production WSGI server, until interrupted."""
+#: How many times the app's body limit waitress buffers before refusing a body itself.
+WAITRESS_BODY_FACTOR = 16
+
+
+def waitress_server(app: WSGIApplication, host: str, port: int, threads: int = 8) -> t.Any:
+    """A waitress server for ``app``, bound and ready to ``run()`` (port 0: a free one).
+
+    Waitress reads a whole body before the app sees it, so it gets a bound of its own: bodies
+    past the app's limit (``MAX_CONTENT_LENGTH``) and up to ``WAITRESS_BODY_FACTOR`` times it
+    are buffered (at most 512 KiB in memory, the rest in a temporary file) and answered 413
+    in JSON by the app; a body declared larger still is refused by waitress itself with a
+    plain-text 413, before any of it is read.
+    """
     import waitress
 
-    waitress.serve(app, host=host, port=port, threads=threads, ident="tiktok-connector")
+    limit = getattr(app, "config", {}).get("MAX_CONTENT_LENGTH")
+    options: dict[str, t.Any] = {}
+    if limit:
+        options["max_request_body_size"] = limit * WAITRESS_BODY_FACTOR
+    return waitress.create_server(
+        app, host=host, port=port, threads=threads, ident="tiktok-connector", **options
+    )
+
+
+def serve_forever(app: WSGIApplication, host: str, port: int, threads: int = 8) -> None:
+    """Serve ``app`` with waitress, a production WSGI server, until interrupted.
+
+    Not ``waitress.serve``: it configures the root logger, which would write every log line
+    a second time (the connector's loggers have their own handler, see ``connector.logs``).
+    """
+    waitress_server(app, host, port, threads).run()

@@ -9,10 +9,12 @@ import httpx
 import pytest
 
 from connector.sandbox import World
+from connector.serving import BackgroundServer
 
 from .conftest import fault
 
 SECRET = "sk_live_TOPSECRET_0123456789"
+AUTH = {"Authorization": f"Bearer {SECRET}"}
 
 
 def test_unknown_route_and_method_are_json(live: httpx.Client) -> None:
@@ -92,3 +94,89 @@ def test_the_key_is_not_stored(live: httpx.Client, world: World, db_url: str) ->
     )
     with open(db_url.removeprefix("sqlite:///"), "rb") as db:
         assert b"TOPSECRET" not in db.read()
+
+
+SERVER_KEY = "sk_live_SERVERSIDE_0123456789"
+TOKEN = "operator-token-ACCESS-0123456789"
+SECRET_KEY = "Rk2vQ8xLm4Tz7WcN1pHs5Jd9Gf3Yb6Ua0EqVi"
+OPERATOR = {"DUMPLINGAI_API_KEY": SERVER_KEY, "ACCESS_TOKENS": TOKEN, "SECRET_KEY": SECRET_KEY}
+
+
+def _every_call(http: httpx.Client) -> list[httpx.Response]:
+    return [
+        http.get("/v1/auth/test"),
+        http.post("/v1/actions/get-profile", json={"handle": "c"}),
+        http.post("/v1/actions/get-video", json={"video_id": "7321234567890123456"}),
+        http.post("/v1/triggers/new-video", json={"handle": "c"}),
+        http.get("/v1/triggers/new-video", params={"handle": "c", "sample": "true"}),
+        http.post("/v1/hooks/sample", json={"handle": "c"}),
+    ]
+
+
+@pytest.mark.parametrize("status", [400, 401, 403, 404, 429, 500, 502, 503])
+@pytest.mark.parametrize("log_format", ["text", "json"])
+def test_upstream_quoting_the_server_key_is_redacted_for_an_access_token_caller(
+    make_app: t.Any,
+    world: World,
+    capsys: pytest.CaptureFixture[str],
+    status: int,
+    log_format: str,
+) -> None:
+    app = make_app(**OPERATOR, LOG_FORMAT=log_format)
+    echo = f"API key '{SERVER_KEY}' is invalid (token {TOKEN}, secret {SECRET_KEY})"
+    fault(world, endpoint="*", status=status, error=echo, times=100)
+    with (
+        BackgroundServer(app) as server,
+        httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {TOKEN}"}) as http,
+    ):
+        answers = _every_call(http)
+    # Upstream received the server's key, and its message quoted it.
+    assert {r.authorization for r in world.requests()} == {f"Bearer {SERVER_KEY}"}
+    logged = capsys.readouterr().err
+    for text in [r.text for r in answers] + [logged]:
+        assert SERVER_KEY not in text and TOKEN not in text and SECRET_KEY not in text
+    assert "/v1/hooks/sample" in logged, "requests are logged"
+    if status == 401:
+        assert "[redacted]" in answers[0].json()["error"]
+
+
+@pytest.mark.parametrize("status", [401, 500])
+def test_upstream_quoting_the_callers_own_key_is_redacted(
+    live: httpx.Client, world: World, capsys: pytest.CaptureFixture[str], status: int
+) -> None:
+    fault(world, endpoint="*", status=status, error=f"API key '{SECRET}' is invalid", times=100)
+    live.headers.update(AUTH)
+    answers = _every_call(live)
+    logged = capsys.readouterr().err
+    for text in [r.text for r in answers] + [logged]:
+        assert SECRET not in text
+    assert "/v1/hooks/sample" in logged, "requests are logged"
+
+
+def test_a_crash_quoting_the_server_key_is_logged_redacted(
+    make_app: t.Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from connector.providers.dumplingai import DumplingAIProvider
+
+    def boom(self: t.Any, handle: str) -> t.Any:
+        raise RuntimeError(f"bug while handling {self.api_key}")
+
+    monkeypatch.setattr(DumplingAIProvider, "get_profile", boom)
+    client = make_app(**OPERATOR, LOG_FORMAT="json").test_client()
+    capsys.readouterr()
+    response = client.post(
+        "/v1/actions/get-profile",
+        json={"handle": "x"},
+        headers={"Authorization": f"Bearer {TOKEN}"},
+    )
+    assert response.status_code == 500
+    logged = capsys.readouterr().err
+    assert "bug while handling [redacted]" in logged
+    assert SERVER_KEY not in logged and TOKEN not in logged
+
+
+def test_successful_answers_keep_the_callers_data(live: httpx.Client, world: World) -> None:
+    """Redaction touches errors and the server's own secrets only: a subscription's signing
+    secret, which is answered once, stays whole."""
+    response = live.post("/v1/actions/get-profile", json={"handle": "creator"})
+    assert response.status_code == 200 and "[redacted]" not in response.text

@@ -2,26 +2,35 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import re
 import time
 import traceback
 import typing as t
+import uuid
 
 from flask import Flask, current_app, g, jsonify, request
 from flask_smorest import Api
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import BaseConverter
 
-from .. import __version__
-from ..errors import ConnectorError
+from .. import __version__, logs
+from ..errors import ConnectorError, RequestTooLarge
 from ..schemas import ErrorSchema
-from .caller import current_caller
+from .caller import current_caller, runtime
 from .docs import SECURITY, PlatformHeadersPlugin
 
 if t.TYPE_CHECKING:
     from flask import Response
 
+    from ..runtime import Runtime
+
 log = logging.getLogger("connector.api")
+
+# An X-Request-Id taken from the caller: what request-id schemes use (UUIDs, AWS trace ids,
+# base64), short enough for a log line; anything else is replaced by one of ours.
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:=/+@-]{1,128}")
 
 
 class ConnectorApi(Api):
@@ -42,6 +51,9 @@ class ConnectorApi(Api):
                 "code": "invalid_input",
                 "details": details,
             }
+        if status == 413:
+            # Read in chunks (no Content-Length) past MAX_CONTENT_LENGTH.
+            payload = {"error": _too_large(None), "code": RequestTooLarge.code}
         if status >= 500:
             payload = {"error": "Internal error; it has been logged.", "code": "internal_error"}
         # Keep what the exception says beyond the body, e.g. Allow on a 405.
@@ -98,9 +110,11 @@ def register_api(app: Flask) -> None:
     _document_schema_rules(api)
     app.register_error_handler(ConnectorError, handle_connector_error)
     app.register_error_handler(Exception, _handle_unexpected)
-    app.before_request(_start_timer)
+    app.before_request(_begin)
+    app.before_request(_refuse_large_bodies)
     app.before_request(_check_key_first)
-    app.after_request(_log_request)
+    app.after_request(_finish)
+    app.teardown_request(_end)
 
 
 def _document_schema_rules(api: Api) -> None:
@@ -117,13 +131,9 @@ def _document_schema_rules(api: Api) -> None:
 
 
 def _handle_unexpected(error: Exception) -> Response:
-    # HTTPExceptions never get here: the Api's handler for them is more specific.
+    # HTTPExceptions never get here: the Api's handler for them is more specific. Exception
+    # text can quote anything, a key included: the log handler redacts every secret in play.
     trace = "".join(traceback.format_exception(error))
-    caller = g.get("caller")
-    if caller is not None:
-        # Exception text can quote anything, including a key.
-        for secret in caller.secrets:
-            trace = trace.replace(secret, "[redacted]")
     log.error("unhandled error on %s %s\n%s", request.method, request.path, trace)
     response = jsonify({"error": "Internal error; it has been logged.", "code": "internal_error"})
     response.status_code = 500
@@ -139,24 +149,114 @@ def _check_key_first() -> None:
         current_caller()
 
 
-def _start_timer() -> None:
+def _begin() -> None:
     g.started = time.perf_counter()
     g.arrived = time.monotonic()  # time budgets count from here
+    given = request.headers.get("X-Request-Id", "")
+    g.request_id = given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+    logs.begin_request(g.request_id)
 
 
-def _log_request(response: Response) -> Response:
+def _refuse_large_bodies() -> None:
+    """A body declared larger than MAX_CONTENT_LENGTH is refused before a byte of it is read,
+    key or no key (a body sent in chunks is cut off where it passes the limit)."""
+    limit = current_app.config.get("MAX_CONTENT_LENGTH")
+    if limit is None:
+        return
+    if (request.content_length or 0) > limit:
+        raise RequestTooLarge(_too_large(limit))
+    if request.content_length is None and request.headers.get("Transfer-Encoding"):
+        # Werkzeug stops reading such a stream at the limit but quietly hands on what it
+        # read, which could even parse: read it now (cached for the route), and refuse it
+        # when it reaches the limit.
+        if len(request.get_data(cache=True)) >= limit:
+            raise RequestTooLarge(_too_large(limit))
+
+
+def _too_large(limit: int | None) -> str:
+    limit = limit or current_app.config.get("MAX_CONTENT_LENGTH")
+    return (
+        f"The request body is larger than this server accepts ({limit} bytes); the "
+        "connector's inputs are a few short fields."
+    )
+
+
+def _finish(response: Response) -> Response:
+    _redact(response)
+    response.headers["X-Request-Id"] = g.get("request_id") or "-"
+    _log_request(response)
+    return response
+
+
+def _end(error: BaseException | None) -> None:
+    logs.end_request()
+
+
+def operator_secrets(rt: Runtime) -> set[str]:
+    """The server's own secrets: provider keys, access tokens, the secret key."""
+    found = {*rt.server_keys.values(), *rt.access_tokens, rt.settings.secret_key or ""}
+    return found - {""}
+
+
+def _redact(response: Response) -> None:
+    """The one place answers are redacted: the operator's secrets leave in no answer, and the
+    caller's own keys in no error (upstream's messages may quote whatever key it received)."""
+    if response.direct_passthrough:
+        return
+    secrets = operator_secrets(runtime())
+    if response.status_code >= 400:
+        secrets |= logs.secrets_in_play()
+    if not secrets:
+        return
+    data = response.get_data()
+    # As each secret appears in JSON text (escaped) or in plain text.
+    present = {s for s in secrets if _json_text(s) in data or s.encode() in data}
+    if not present:
+        return
+    if response.is_json:
+        clean = _scrub(json.loads(data), present)
+        response.set_data(current_app.json.dumps(clean, separators=(",", ":")) + "\n")
+    else:
+        response.set_data(logs.redact(data.decode("utf-8", "replace"), present))
+
+
+def _json_text(secret: str) -> bytes:
+    return json.dumps(secret)[1:-1].encode()
+
+
+def _scrub(value: t.Any, secrets: set[str]) -> t.Any:
+    if isinstance(value, str):
+        return logs.redact(value, secrets)
+    if isinstance(value, list):
+        return [_scrub(item, secrets) for item in value]
+    if isinstance(value, dict):
+        return {_scrub(k, secrets): _scrub(v, secrets) for k, v in value.items()}
+    return value
+
+
+def _log_request(response: Response) -> None:
+    """The access log: one line per request."""
     elapsed = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
     caller = g.get("caller")
+    source = caller.request_source if caller else "-"
+    tenant = caller.tenant[:8] if caller else "-"
     log.info(
         "%s %s %s %.0fms source=%s tenant=%s",
         request.method,
         request.path,
         response.status_code,
         elapsed,
-        caller.request_source if caller else "-",
-        caller.tenant[:8] if caller else "-",
+        source,
+        tenant,
+        extra={
+            "method": request.method,
+            "path": request.path,
+            "status": response.status_code,
+            "duration_ms": round(elapsed, 1),
+            "source": source,
+            "tenant": tenant,
+        },
     )
-    return response
 
 
 def _code(error: HTTPException) -> str:

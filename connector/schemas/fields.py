@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import time
 import typing as t
 
 from marshmallow import ValidationError, fields
@@ -56,8 +57,20 @@ class Handle(fields.String):
 class PointInTime(fields.Field):
     """A moment given as ISO 8601 (``2024-05-01T10:00:00Z``; no zone means UTC) or Unix seconds.
 
-    Loads to an ``int`` Unix timestamp, the unit upstream feeds use.
+    Loads to an ``int`` Unix timestamp, the unit upstream feeds use, from 0 (the epoch: "all")
+    to one day from now (a little slack for clocks); anything else is no posting time, and
+    would overflow the store's 64-bit integers if taken at face value.
     """
+
+    #: Slack for the caller's clock, in seconds.
+    FUTURE_SLACK = 86400
+    _MESSAGE = (
+        "Expected an ISO 8601 date-time or Unix seconds, from 0 (everything) to no later than "
+        "tomorrow."
+    )
+    # ASCII digits only: str.isdigit() also takes '²' and other digits int() refuses. Twelve
+    # are already far past any posting time, and bound the work int() does.
+    _SECONDS = re.compile(r"[0-9]{1,12}")
 
     def __init__(self, **kwargs: t.Any) -> None:
         metadata = {
@@ -75,25 +88,31 @@ class PointInTime(fields.Field):
         super().__init__(metadata=metadata, **kwargs)
 
     def _deserialize(self, value: t.Any, attr: str | None, data: t.Any, **kwargs: t.Any) -> int:
+        return self._bounded(self._seconds(value))
+
+    def _seconds(self, value: t.Any) -> float:
         if isinstance(value, bool):
-            raise ValidationError("Expected an ISO 8601 date-time or Unix seconds.")
+            raise ValidationError(self._MESSAGE)
         if isinstance(value, int | float):
-            if value < 0:
-                raise ValidationError("A time before 1970 is not a posting time.")
-            return int(value)
-        if isinstance(value, str):
+            return value
+        if isinstance(value, str) and len(value) <= 64:
             text = value.strip()
-            if text.isdigit():
+            if self._SECONDS.fullmatch(text):
                 return int(text)
             try:
                 moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-            except ValueError:
-                pass
-            else:
                 if moment.tzinfo is None:
                     moment = moment.replace(tzinfo=dt.UTC)
-                return int(moment.timestamp())
-        raise ValidationError("Expected an ISO 8601 date-time or Unix seconds.")
+                return moment.timestamp()
+            except (ValueError, OverflowError):
+                pass
+        raise ValidationError(self._MESSAGE)
+
+    def _bounded(self, seconds: float) -> int:
+        # NaN fails both comparisons, so it is refused with the rest.
+        if not 0 <= seconds <= time.time() + self.FUTURE_SLACK:
+            raise ValidationError(self._MESSAGE)
+        return int(seconds)
 
 
 def iso_utc(timestamp: int | None) -> str | None:

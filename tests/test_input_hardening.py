@@ -1,0 +1,265 @@
+"""Hostile input is a 4xx JSON error, never a crash: nesting, numbers, keys, bodies, params."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+import typing as t
+
+import httpx
+import pytest
+
+from connector.platforms import tenant_for
+from connector.sandbox import World
+from connector.serving import BackgroundServer, waitress_server
+from connector.store import Subscription
+
+from .conftest import KEY
+
+# Every POST route, with a body it would accept.
+POSTS = {
+    "/v1/actions/get-video": {"video_id": "7321234567890123456"},
+    "/v1/actions/get-profile": {"handle": "creator"},
+    "/v1/triggers/new-video": {"handle": "creator"},
+    "/v1/hooks": {"target_url": "https://example.com/hook", "handle": "creator"},
+    "/v1/hooks/sample": {"handle": "creator"},
+    "/v1/hooks/dead-letters/replay": {"ids": [1]},
+}
+NOW = int(time.time())
+
+
+def error(response: httpx.Response, status: int, code: str) -> dict[str, t.Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["Content-Type"] == "application/json"
+    body = response.json()
+    assert body["code"] == code and body["error"]
+    return t.cast(dict[str, t.Any], body)
+
+
+UNREADABLE_JSON = {
+    "deep array": "[" * 20_000,
+    "deep value": '{"handle": ' + "[" * 20_000,
+    "5000-digit number": '{"handle": "creator", "limit": ' + "9" * 5000 + "}",
+}
+
+
+def test_json_python_cannot_parse_is_a_400_on_every_post(live: httpx.Client) -> None:
+    for path in POSTS:
+        for body in UNREADABLE_JSON.values():
+            response = live.post(path, content=body, headers={"Content-Type": "application/json"})
+            error(response, 400, "invalid_input")
+        # Without a key: the key is checked first, the body never read.
+        response = live.post(
+            path,
+            content=UNREADABLE_JSON["deep array"],
+            headers={"Content-Type": "application/json", "Authorization": ""},
+        )
+        error(response, 401, "missing_api_key")
+
+
+BAD_SINCE: list[t.Any] = [
+    "²",
+    "NaN",
+    "inf",
+    "9" * 5000,
+    10**30,
+    2**63,
+    -1,
+    1e308,
+    NOW + 3 * 86400,
+    "9999-12-31T23:59:59-23:59",
+    "0001-01-01T00:00:00+01:00",
+    "1969-12-31T23:59:59Z",
+    "2026-13-01T00:00:00Z",
+    True,
+    [1],
+    {"at": 0},
+]
+
+
+def test_since_out_of_range_or_unreadable_is_a_400(live: httpx.Client) -> None:
+    for since in BAD_SINCE:
+        response = live.post("/v1/triggers/new-video", json={"handle": "creator", "since": since})
+        assert "since" in error(response, 400, "invalid_input")["details"], since
+    # Python's json module reads NaN and Infinity, which JSON does not have.
+    for literal in ("NaN", "Infinity", "-Infinity"):
+        response = live.post(
+            "/v1/triggers/new-video",
+            content=f'{{"handle": "creator", "since": {literal}}}',
+            headers={"Content-Type": "application/json"},
+        )
+        error(response, 400, "invalid_input")
+    for since in ("²", "NaN", "inf", "9" * 5000, str(10**30), "-1", "1e3"):
+        params = {"handle": "creator", "since": since}
+        error(live.get("/v1/triggers/new-video", params=params), 400, "invalid_input")
+
+
+def test_since_within_range_is_accepted(live: httpx.Client, world: World) -> None:
+    good = [0, "0", " 0 ", NOW, str(NOW), float(NOW), "2026-01-01T00:00:00Z", NOW + 3600]
+    for number, since in enumerate(good):
+        feed = {"handle": "creator", "consumer": str(number), "since": since}
+        response = live.post("/v1/triggers/new-video", json=feed)
+        assert response.status_code == 200, (since, response.text)
+    params = {"handle": "creator", "consumer": "get", "since": "0"}
+    assert live.get("/v1/triggers/new-video", params=params).status_code == 200
+
+
+@pytest.mark.parametrize("tokens", [None, "operator-token-0123456789"])
+def test_a_key_that_is_not_ascii_is_a_401_and_never_sent_upstream(
+    make_app: t.Any, world: World, tokens: str | None
+) -> None:
+    settings = {"ACCESS_TOKENS": tokens, "DUMPLINGAI_API_KEY": "sk_server_key_0123456789"}
+    app = make_app(**settings) if tokens else make_app()
+    with BackgroundServer(app) as server, httpx.Client(base_url=server.url) as http:
+        for raw in (b"k\xc3\xa9y", b"\xff\xfe", b"key\x7f", b"two words"):
+            headers = [(b"Authorization", b"Bearer " + raw)]
+            response = http.post(
+                "/v1/actions/get-profile", json={"handle": "creator"}, headers=headers
+            )
+            error(response, 401, "invalid_api_key")
+            response = http.get("/v1/auth/test", headers=headers)
+            error(response, 401, "invalid_api_key")
+    assert world.requests() == []
+
+
+NOT_JSON = [
+    ("handle=creator", "application/x-www-form-urlencoded"),
+    ('{"handle": "creator"}', "text/plain"),
+    ("ids", None),
+]
+
+
+def test_a_body_that_is_not_a_json_object_is_a_400_on_every_post(live: httpx.Client) -> None:
+    for path in POSTS:
+        for content, content_type in NOT_JSON:
+            headers = {"Content-Type": content_type} if content_type else {}
+            error(live.post(path, content=content, headers=headers), 400, "invalid_input")
+        for content in ("null", "[]", '"text"', "7", "true"):
+            headers = {"Content-Type": "application/json"}
+            error(live.post(path, content=content, headers=headers), 400, "invalid_input")
+
+
+def test_replay_with_a_body_that_is_not_json_replays_nothing(
+    app: t.Any, live: httpx.Client
+) -> None:
+    store = app.extensions["connector"].store
+    tenant = tenant_for(KEY)
+    sub = Subscription(
+        id="sub_" + "0" * 24,
+        tenant=tenant,
+        platform="API",
+        provider=None,
+        consumer="",
+        handle="creator",
+        event="new_video",
+        target_url="https://example.com/hook",
+        secret_ciphertext=b"sealed",
+        created_at=1.0,
+    )
+    store.add_subscription(sub, tenant_key=b"sealed", baseline=(), floor=0, now=1.0)
+    with store.feed(sub.feed) as tx:
+        tx.enqueue(sub.id, [("7321234567890123456", "{}")], now=1.0)
+    (queued,) = store.next_deliveries(now=2.0)
+    store.dead_letter(queued.id, status=500, error="target answered 500")
+    for content, content_type in (("ids=1", "application/x-www-form-urlencoded"), ("x", None)):
+        headers = {"Content-Type": content_type} if content_type else {}
+        response = live.post("/v1/hooks/dead-letters/replay", content=content, headers=headers)
+        error(response, 400, "invalid_input")
+    assert len(store.dead_letters(tenant)) == 1
+    assert live.post("/v1/hooks/dead-letters/replay", json={}).json() == {"replayed": 1}
+
+
+def test_the_get_trigger_refuses_unknown_parameters_as_the_post_form_does(
+    live: httpx.Client, world: World
+) -> None:
+    params = {"handle": "creator", "sample": "true", "colour": "red"}
+    get = error(live.get("/v1/triggers/new-video", params=params), 400, "invalid_input")
+    post = error(live.post("/v1/triggers/new-video", json=params), 400, "invalid_input")
+    assert get["details"] == post["details"] == {"colour": ["Unknown field."]}
+    del params["colour"]
+    assert live.get("/v1/triggers/new-video", params=params).status_code == 200
+
+
+# -- request bodies over the limit, on real sockets ---------------------------------------
+
+
+def _send(url: str, head: bytes, body: bytes = b"", *, wait: float = 10.0) -> tuple[int, bytes]:
+    """Send ``head`` and ``body`` on a raw connection, without the rest of any declared
+    body, and read the answer: it can only come if the server did not wait for the rest."""
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=wait) as conn:
+        conn.sendall(head + body)
+        received = b""
+        while b"\r\n\r\n" not in received or len(received) < _expected(received):
+            chunk = conn.recv(65536)
+            if not chunk:
+                break
+            received += chunk
+    status = int(received.split(b" ", 2)[1])
+    return status, received.partition(b"\r\n\r\n")[2]
+
+
+def _expected(received: bytes) -> int:
+    head, _, _ = received.partition(b"\r\n\r\n")
+    for line in head.split(b"\r\n"):
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            return len(head) + 4 + int(value)
+    return 1 << 62  # read until the server closes
+
+
+def _head(path: str, *headers: str) -> bytes:
+    lines = [f"POST {path} HTTP/1.1", "Host: 127.0.0.1", "Content-Type: application/json"]
+    return ("\r\n".join([*lines, *headers]) + "\r\n\r\n").encode()
+
+
+def test_a_large_body_is_refused_before_it_is_read_even_without_a_key(app: t.Any) -> None:
+    declared = 400 * 1024 * 1024
+    with BackgroundServer(app) as server:
+        head = _head("/v1/triggers/new-video", f"Content-Length: {declared}")
+        status, body = _send(server.url, head, b"[" * 1000)
+        assert status == 413
+        assert b'"code":"request_too_large"' in body
+        # In chunks, with no length declared: cut off just past the limit, the rest unsent.
+        head = _head(
+            "/v1/triggers/new-video", "Transfer-Encoding: chunked", f"Authorization: Bearer {KEY}"
+        )
+        chunk = b"%x\r\n%s\r\n" % (16384, b" " * 16384)
+        status, body = _send(server.url, head, chunk * 5)
+        assert status == 413
+        assert b'"code":"request_too_large"' in body
+
+
+def test_the_limit_can_be_raised(make_app: t.Any, world: World) -> None:
+    app = make_app(MAX_BODY_SIZE=200_000)
+    padding = " " * 100_000
+    response = app.test_client().post(
+        "/v1/actions/get-profile",
+        data='{"handle": "creator"}' + padding,
+        content_type="application/json",
+        headers={"Authorization": f"Bearer {KEY}"},
+    )
+    assert response.status_code == 200, response.json
+
+
+def test_waitress_refuses_a_large_body_without_reading_it(app: t.Any) -> None:
+    server = waitress_server(app, "127.0.0.1", 0, threads=2)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{server.effective_port}"
+    try:
+        # Declared far past the limit: waitress answers at once, reading none of it.
+        head = _head("/v1/triggers/new-video", f"Content-Length: {400 * 1024 * 1024}")
+        status, _ = _send(url, head)
+        assert status == 413
+        # Past the app's limit but within what waitress buffers: the app's JSON answer.
+        body = b" " * 100_000
+        status, answer = _send(url, _head("/v1/hooks", f"Content-Length: {len(body)}"), body)
+        assert status == 413
+        assert b'"code":"request_too_large"' in answer
+        with httpx.Client(base_url=url) as http:
+            assert http.get("/health").status_code == 200
+    finally:
+        server.close()
+        thread.join(timeout=5)
