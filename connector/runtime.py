@@ -10,7 +10,7 @@ import typing as t
 import httpx
 
 from .config import Settings
-from .crypto import Sealer
+from .crypto import KeyCheck, Sealer, check_secret_key
 from .errors import ConfigError, InvalidInput, NotConfigured
 from .metrics import Metrics
 from .platforms import tenant_for
@@ -62,6 +62,7 @@ class Runtime:
                 "only callers presenting one of those tokens may spend the server's keys."
             )
         self.failover_order = self._failover_order(list(settings.provider_order))
+        self.key_check = KeyCheck()  # what start-up did about the secret key
         self.store: Store = open_store(
             settings.database_url, busy_timeout=settings.sqlite_busy_timeout
         )
@@ -79,15 +80,36 @@ class Runtime:
         self.limits: SlotLimiter = (
             self.store if isinstance(self.store, SlotLimiter) else ConcurrencyLimits()
         )
-        secret = settings.secret_key
-        self._sealer = Sealer(secret) if secret else None
-        if self._sealer is None and self.store.has_subscriptions():
-            raise ConfigError(
-                "Webhook subscriptions exist, so CONNECTOR_SECRET_KEY must be set (the one "
-                "they were created with) to poll on their behalf."
-            )
+        try:
+            self._sealer = self._open_sealer(settings)
+        except BaseException:
+            self.store.close()
+            raise
         self._clients: dict[str, httpx.Client] = {}
         self._lock = threading.Lock()
+
+    def _open_sealer(self, settings: Settings) -> Sealer | None:
+        """The sealer for the secret key, once the store's secrets are known to open with it
+        (re-sealed with it, when rotating from CONNECTOR_SECRET_KEY_PREVIOUS).
+
+        :raises ConfigError: for a missing, weak or wrong key.
+        """
+        secret, previous = settings.secret_key, settings.secret_key_previous
+        if secret is None:
+            if previous is not None:
+                raise ConfigError(
+                    "CONNECTOR_SECRET_KEY_PREVIOUS is set without CONNECTOR_SECRET_KEY: a key "
+                    "rotation needs the new key too."
+                )
+            if self.store.has_subscriptions():
+                raise ConfigError(
+                    "Webhook subscriptions exist, so CONNECTOR_SECRET_KEY must be set (the one "
+                    "they were created with) to poll on their behalf."
+                )
+            return None
+        sealer = Sealer(secret, previous=previous)
+        self.key_check = check_secret_key(self.store, sealer)
+        return sealer
 
     def _failover_order(self, configured: list[str]) -> list[str]:
         for name in configured:
