@@ -74,7 +74,8 @@ def test_a_delivery_ends_at_its_deadline_whatever_the_target_does(
     report = run_cycle(app.extensions["connector"])
     elapsed = time.monotonic() - started
     assert getattr(report.delivery, outcome) == 1, report
-    assert elapsed < TIMEOUT + MARGIN, f"the cycle took {elapsed:.1f} s"
+    # The whole cycle: reading the handle too. The target would have held on for 4 s.
+    assert elapsed < TIMEOUT + 2, f"the cycle took {elapsed:.1f} s"
     (hit,) = targets.hits_for(f"/{mode}/")
     deadline = time.monotonic() + 2
     while hit.ended is None and time.monotonic() < deadline:
@@ -104,10 +105,10 @@ def test_slow_targets_of_one_tenant_do_not_delay_another_tenants_delivery(
         subscribe(app, f"{targets.url}/{modes[index % 3]}/{index}", key=slow_key)
     subscribe(app, f"{targets.url}/fast/other-tenant", key=KEY)
     world.post_video("creator")
-    started = time.monotonic()
     report = run_cycle(app.extensions["connector"])
     (fast,) = targets.hits_for("/fast/")
-    waited = fast.arrived - started
+    first = min(hit.arrived for hit in targets.hits_for("/"))  # deliveries began
+    waited = fast.arrived - first
     assert waited < TIMEOUT, f"the fast target waited {waited:.1f} s behind the slow ones"
     assert report.delivery.delivered + report.delivery.retried == 17
     assert len(targets.hits_for("/")) == 17, "each target tried once"
@@ -123,7 +124,10 @@ def test_a_cycle_ending_while_a_delivery_is_in_flight_neither_loses_nor_repeats_
     background = Deliverer(rt, wait=0.1)  # as the scheduler in `connector serve` keeps one
     try:
         reports = [run_cycle(rt, deliverer=background)]
-        assert targets.hits_for("/drip-body/") and pending(app) == 1, "still in flight"
+        deadline = time.monotonic() + TIMEOUT
+        while not targets.hits_for("/drip-body/") and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert pending(app) == 1, "the cycle ended with the delivery in flight"
         reports.append(run_cycle(rt, deliverer=background))  # the same deliverer skips it
         reports.append(run_cycle(rt))  # another one (cron, say): the claim keeps it off
         deadline = time.monotonic() + TIMEOUT + 3
