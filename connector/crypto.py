@@ -170,10 +170,11 @@ def check_secret_key(store: Store, sealer: Sealer) -> KeyCheck:
     """
     for _ in range(3):  # another worker starting at once may write the check value first
         check = store.key_check()
+        opener = None if check is None else sealer.opener(check, KEY_CHECK_CONTEXT)
+        if opener == "current" and not sealer.rotating:
+            return KeyCheck()  # the usual start: one row read
         values = store.sealed_values()
-        if check is not None:
-            opener = sealer.opener(check, KEY_CHECK_CONTEXT)
-        else:
+        if check is None:
             # A store from before the check value: the first of its values that opens tells
             # (an empty store takes any key).
             opener = "current" if not values else None
@@ -191,8 +192,8 @@ def check_secret_key(store: Store, sealer: Sealer) -> KeyCheck:
                 )
                 return KeyCheck(adopted=True)
             continue
-        if not sealer.rotating and opener == "current":
-            if check is not None or store.put_key_check(sealer.key_check(), replacing=None):
+        if not sealer.rotating and opener == "current":  # no check value yet
+            if store.put_key_check(sealer.key_check(), replacing=None):
                 return KeyCheck()
             continue
         changes: list[tuple[Sealed, bytes]] = []
