@@ -180,3 +180,26 @@ def test_successful_answers_keep_the_callers_data(live: httpx.Client, world: Wor
     secret, which is answered once, stays whole."""
     response = live.post("/v1/actions/get-profile", json={"handle": "creator"})
     assert response.status_code == 200 and "[redacted]" not in response.text
+
+
+@pytest.mark.parametrize("status", [401, 500])
+def test_every_server_key_upstream_echoes_is_redacted_across_failover(
+    make_app: t.Any, world: World, capsys: pytest.CaptureFixture[str], status: int
+) -> None:
+    other = "apidirect-SERVER-key-9876543210"
+    app = make_app(**OPERATOR, APIDIRECT_API_KEY=other)
+    fault(world, endpoint="*", status=status, echo_key=True, times=100)
+    with (
+        BackgroundServer(app) as server,
+        httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {TOKEN}"}) as http,
+    ):
+        answer = http.post("/v1/actions/get-video", json={"video_id": "7321234567890123456"})
+    assert answer.status_code in (401, 502)
+    assert "API key received: '[redacted]'" in answer.json()["error"]
+    received = {r.authorization or r.api_key for r in world.requests()}
+    assert received == (
+        {f"Bearer {SERVER_KEY}", other} if status == 500 else {f"Bearer {SERVER_KEY}"}
+    )
+    logged = capsys.readouterr().err
+    for text in (answer.text, logged):
+        assert SERVER_KEY not in text and other not in text and TOKEN not in text

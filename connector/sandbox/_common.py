@@ -80,5 +80,16 @@ def play_fault(
     if fault.status is None:
         return None
     message = fault.error or messages.get(fault.status) or "The service reported an issue."
+    message = message.format(subject=subject)
+    if fault.echo_key:
+        message = f"{message} (API key received: '{received_key()}')"
     headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after else None
-    return error(fault.status, message.format(subject=subject), headers)
+    return error(fault.status, message, headers)
+
+
+def received_key() -> str:
+    """The key this request carries, however the emulated provider takes it."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and token:
+        return token
+    return request.headers.get("X-API-Key", "")

@@ -77,6 +77,7 @@ class Fault:
     handle: str | None = None
     retry_after: int | None = None
     times: int = 1
+    echo_key: bool = False  # the error message quotes the key received, as careless APIs do
 
     def matches(self, endpoint: str, handle: str | None, page: int | None) -> bool:
         return (
