@@ -14,7 +14,13 @@ from .crypto import KeyCheck, Sealer, check_secret_key
 from .errors import ConfigError, InvalidInput, NotConfigured
 from .metrics import Metrics
 from .platforms import tenant_for
-from .providers import PROVIDERS, ConcurrencyLimits, FailoverProvider, provider_class
+from .providers import (
+    PROVIDERS,
+    ConcurrencyLimits,
+    FailoverProvider,
+    provider_class,
+    upstream_transport,
+)
 from .providers.limits import SlotLimiter
 from .store import open_store
 from .triggers.new_video import PollSettings
@@ -198,8 +204,9 @@ class Runtime:
                     base_url=self.base_url(name),
                     timeout=self.settings.upstream_timeout,
                     headers={"User-Agent": "tiktok-connector"},
-                    # Retries connect failures only, which never reached upstream.
-                    transport=self.metrics.transport(name, httpx.HTTPTransport(retries=1)),
+                    # Retries connect failures only, which never reached upstream; every
+                    # call ends at its deadline, whatever the peer does (see send_json).
+                    transport=self.metrics.transport(name, upstream_transport(retries=1)),
                 )
                 self._clients[name] = client
             return client
