@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import typing as t
 
-from . import format, instrument, sandbox, site, views
+from . import filters, instrument, sandbox, site, views
 from .state import ConsoleState
 
 if t.TYPE_CHECKING:
@@ -20,7 +20,7 @@ if t.TYPE_CHECKING:
 def register_console(app: Flask) -> None:
     """Register the pages, /metrics and the request counters on ``app``."""
     app.extensions["console"] = ConsoleState()
-    app.jinja_env.filters.update(format.FILTERS)
+    app.jinja_env.filters.update(filters.FILTERS)
     app.register_blueprint(site.blp)
     app.register_blueprint(views.blp)
     app.register_blueprint(sandbox.blp)
