@@ -179,6 +179,22 @@ def test_the_get_trigger_refuses_unknown_parameters_as_the_post_form_does(
     assert get["details"] == post["details"] == {"colour": ["Unknown field."]}
     del params["colour"]
     assert live.get("/v1/triggers/new-video", params=params).status_code == 200
+    # An unknown input is refused even empty, which a known one may be (it means absent).
+    for empty in ("", None):
+        post = live.post("/v1/triggers/new-video", json={**params, "colour": empty})
+        assert error(post, 400, "invalid_input")["details"] == {"colour": ["Unknown field."]}
+    get = live.get("/v1/triggers/new-video", params={**params, "colour": ""})
+    assert error(get, 400, "invalid_input")["details"] == {"colour": ["Unknown field."]}
+
+
+def test_the_get_trigger_reads_empty_parameters_as_absent_as_the_post_form_does(
+    live: httpx.Client, world: World
+) -> None:
+    empty = {"consumer": "", "since": "", "limit": "", "include_recent": "", "sample": ""}
+    get = live.get("/v1/triggers/new-video", params={"handle": "creator", **empty})
+    post = live.post("/v1/triggers/new-video", json={"handle": "creator", **empty})
+    assert get.status_code == post.status_code == 200, (get.text, post.text)
+    assert get.json() == post.json() == []  # one feed, one baseline
 
 
 # -- request bodies over the limit, on real sockets ---------------------------------------

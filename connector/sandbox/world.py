@@ -181,8 +181,10 @@ class World:
         profile = self.profile(handle if handle and handle != "_" else "sandbox")
         assert profile is not None
         created = int(video_id) >> 32
-        if not 1_400_000_000 <= created <= 2_100_000_000:
-            return None  # not a TikTok id: its time bits are not a plausible posting time
+        # Not a TikTok id when its time bits are no plausible posting time: before 2014, or
+        # later than now (the providers refuse such a time as malformed data).
+        if not 1_400_000_000 <= created <= time.time():
+            return None
         rng = random.Random(video_id)
         return _generate_video(rng, profile.handle, video_id, created, 0)
 

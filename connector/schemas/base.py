@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import typing as t
+from collections.abc import Mapping
 
 from marshmallow import RAISE, Schema, fields, pre_load
 
@@ -34,8 +35,12 @@ class ArgsSchema(Schema):
 
     @pre_load
     def drop_empty_values(self, data: t.Any, **kwargs: t.Any) -> t.Any:
-        if isinstance(data, dict):
-            return {k: v for k, v in data.items() if not _is_empty(v)}
+        # A JSON body is a dict; query parameters come as a mapping of their own (webargs'
+        # MultiDictProxy), and mean the same. Only declared inputs may be left empty: an
+        # unknown key is refused whatever its value.
+        if isinstance(data, Mapping):
+            declared = {field.data_key or name for name, field in self.fields.items()}
+            return {k: v for k, v in data.items() if not (k in declared and _is_empty(v))}
         return data
 
 
