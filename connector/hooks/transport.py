@@ -46,6 +46,7 @@ def post(
     timeout: float,
     ssl_context: ssl.SSLContext | None,
     max_body: int = 4096,
+    on_response: t.Callable[[httpx.Response], None] | None = None,
 ) -> Answer:
     """POST ``body`` to a checked target, connecting only to ``target.addresses``.
 
@@ -54,6 +55,7 @@ def post(
 
     :param timeout: httpx's per-operation timeout (the deadline cuts it shorter).
     :param ssl_context: verifies the target's certificate; required for https:// targets.
+    :param on_response: called with the response once its status and headers are in.
     :raises httpx.HTTPError: when no answer came (``httpx.TimeoutException`` at the
         deadline).
     """
@@ -77,6 +79,7 @@ def post(
             follow_redirects=False,
             trust_env=False,  # a proxy from the environment would resolve the host again
             headers={"User-Agent": "tiktok-connector-webhooks"},
+            event_hooks={"response": [on_response]} if on_response else None,
         ) as client,
         client.stream("POST", target.url, content=body, headers=dict(headers)) as response,
     ):
