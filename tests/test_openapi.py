@@ -8,12 +8,14 @@ import sys
 import typing as t
 
 import httpx
+import pytest
 
 from connector.serving import BackgroundServer
 
 from .conftest import KEY
 
 SCHEMATHESIS = pathlib.Path(sys.executable).parent / "schemathesis"
+SECRET_KEY = "Hq7Lw2Zr9Vx4Nc8Tb1Ks6Pm3Jd5Fy0GaUeQo"
 
 
 def test_openapi_is_served_and_describes_every_endpoint(live: httpx.Client) -> None:
@@ -24,6 +26,29 @@ def test_openapi_is_served_and_describes_every_endpoint(live: httpx.Client) -> N
     assert {p["name"] for p in params} >= {"handle", "consumer", "X-Request-Source", "X-Provider"}
     get_video = spec["components"]["schemas"]["GetVideoArgs"]
     assert get_video["minProperties"] == 1 and "maxProperties" not in get_video
+
+
+def _schemathesis(url: str, cwd: pathlib.Path, *options: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [
+            str(SCHEMATHESIS),
+            "run",
+            f"{url}/openapi.json",
+            "--checks",
+            "all",
+            "--exclude-checks",
+            "ignored_auth,positive_data_acceptance",
+            "--generation-database",
+            "none",
+            "-H",
+            f"Authorization: Bearer {KEY}",
+            *options,
+        ],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
 
 def test_schemathesis_finds_no_server_error_and_no_broken_response(
@@ -37,30 +62,23 @@ def test_schemathesis_finds_no_server_error_and_no_broken_response(
     - positive_data_acceptance: a well-formed request can ask a provider for what it cannot
       do (X-Provider: byhandle has no profile videos), which must be a 4xx.
     """
-    app = make_app(SECRET_KEY="o" * 40, UPSTREAM_TIMEOUT=5.0)
+    app = make_app(SECRET_KEY=SECRET_KEY, UPSTREAM_TIMEOUT=5.0)
     with BackgroundServer(app) as server:
-        result = subprocess.run(
-            [
-                str(SCHEMATHESIS),
-                "run",
-                f"{server.url}/openapi.json",
-                "--checks",
-                "all",
-                "--exclude-checks",
-                "ignored_auth,positive_data_acceptance",
-                "--max-examples",
-                "15",
-                "--seed",
-                "1",
-                "--generation-database",
-                "none",
-                "-H",
-                f"Authorization: Bearer {KEY}",
-            ],
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
+        result = _schemathesis(server.url, tmp_path, "--max-examples", "15", "--seed", "1")
     assert result.returncode == 0, result.stdout[-6000:]
+    assert "No issues found" in result.stdout or " passed" in result.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_schemathesis_at_length_finds_no_server_error(
+    make_app: t.Any, tmp_path: pathlib.Path
+) -> None:
+    """The slow lane: many more examples, valid and invalid (schemathesis's default mode),
+    with a new seed each run (printed on failure, to replay it with --seed), over every
+    phase; the same checks as above, no 5xx among them. A few minutes at most."""
+    app = make_app(SECRET_KEY=SECRET_KEY, UPSTREAM_TIMEOUT=5.0)
+    with BackgroundServer(app) as server:
+        result = _schemathesis(server.url, tmp_path, "--max-examples", "200", "--workers", "4")
+    assert result.returncode == 0, result.stdout[-8000:]
     assert "No issues found" in result.stdout or " passed" in result.stdout

@@ -201,8 +201,8 @@ def operator_secrets(rt: Runtime) -> set[str]:
 def _redact(response: Response) -> None:
     """The one place answers are redacted: the operator's secrets leave in no answer, and the
     caller's own keys in no error (upstream's messages may quote whatever key it received)."""
-    if response.direct_passthrough:
-        return
+    if response.direct_passthrough or response.is_streamed:
+        return  # files and streams: nothing of ours, and reading them here would be costly
     secrets = operator_secrets(runtime())
     if response.status_code >= 400:
         secrets |= logs.secrets_in_play()
