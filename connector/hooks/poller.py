@@ -90,6 +90,9 @@ def run_cycle(rt: Runtime, *, deliverer: Deliverer | None = None) -> CycleReport
                 )
             except Exception as exc:
                 # A bug met by one handle's data must not stop every other tenant's feeds.
+                rt.metrics.watch_failed(
+                    key, ConnectorError(f"Unexpected {type(exc).__name__}; see the server log.")
+                )
                 report.failed += 1
                 trace = "".join(traceback.format_exception(exc))
                 for secret in secrets:
