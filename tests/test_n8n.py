@@ -35,7 +35,11 @@ BUILTIN_NODES = {
     "n8n-nodes-base.manualTrigger",
     "n8n-nodes-base.httpRequest",
 }
-HOOK_SETTINGS = {"ALLOW_PRIVATE_TARGETS": True, "SECRET_KEY": "z" * 40, "POLL_MIN_GAP": 0}
+HOOK_SETTINGS = {
+    "ALLOW_PRIVATE_TARGETS": True,
+    "SECRET_KEY": "n8n-test-secret-key-7b2e4c9d0f1a8e36",
+    "POLL_MIN_GAP": 0,
+}
 
 needs_node = pytest.mark.skipif(shutil.which("node") is None, reason="Node.js is not installed")
 needs_packages = pytest.mark.skipif(
