@@ -366,3 +366,20 @@ def test_retry_delays_grow_with_jitter_and_honour_retry_after() -> None:
     assert all(40 <= policy.delay(4, None, rng) <= 80 for _ in range(50))
     assert policy.delay(1, 120, rng) == 120
     assert policy.delay(30, None, rng) <= 3600
+
+
+def test_a_subscribers_key_upstream_echoes_in_a_poll_cycle_is_kept_out_of_logs_and_the_store(
+    hooks: Hooks, world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The cycle polls with a key it unsealed, which no request carries: upstream text quoting
+    it must not reach the log or the watch's last error (shown in the operator console)."""
+    hooks.subscribe("echo")
+    fault(world, endpoint="profile-videos", status=401, echo_key=True, times=5)
+    report = hooks.cycle()
+    assert report["failed"] == 1
+    logged = capsys.readouterr().err
+    assert "API key received" in logged and KEY not in logged
+    store = hooks.app.extensions["connector"].store
+    with store._transaction(write=False) as sql:  # what the console reads
+        (last_error,) = sql.one("SELECT last_error FROM watches")
+    assert "[redacted]" in last_error and KEY not in last_error

@@ -16,6 +16,7 @@ import traceback
 import typing as t
 
 from ..errors import ConnectorError
+from ..logs import redact
 from ..store import WatchKey
 from ..triggers.new_video import decide, read_handle
 from .delivery import Deliverer, DeliveryReport, is_stale, worker_id
@@ -79,6 +80,9 @@ def run_cycle(rt: Runtime, *, deliverer: Deliverer | None = None) -> CycleReport
             try:
                 _poll_handle(rt, by_watch.get(key) or _watchers(rt, key), report, secrets)
             except ConnectorError as exc:
+                # Upstream text may quote the subscriber's key: neither the log nor the
+                # watch's last error (shown in the console) may carry it.
+                exc.message = redact(exc.message, secrets)
                 rt.metrics.watch_failed(key, exc)
                 report.failed += 1
                 log.warning(
@@ -94,9 +98,7 @@ def run_cycle(rt: Runtime, *, deliverer: Deliverer | None = None) -> CycleReport
                     key, ConnectorError(f"Unexpected {type(exc).__name__}; see the server log.")
                 )
                 report.failed += 1
-                trace = "".join(traceback.format_exception(exc))
-                for secret in secrets:
-                    trace = trace.replace(secret, "[redacted]")
+                trace = redact("".join(traceback.format_exception(exc)), secrets)
                 log.error(
                     "poll of @%s for tenant %s failed unexpectedly (%s)\n%s",
                     key.handle,
