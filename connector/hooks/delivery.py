@@ -317,6 +317,7 @@ class Deliverer:
                     headers,
                     timeout=self.timeout,
                     ssl_context=self.ssl_context() if target.scheme == "https" else None,
+                    on_response=self.rt.metrics.note_webhook_answer,
                 )
             except httpx.TimeoutException:
                 return self._retry(delivery, None, "timed out", None, transient=True)
