@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import pathlib
 import subprocess
 import sys
@@ -75,10 +76,15 @@ def test_schemathesis_at_length_finds_no_server_error(
     make_app: t.Any, tmp_path: pathlib.Path
 ) -> None:
     """The slow lane: many more examples, valid and invalid (schemathesis's default mode),
-    with a new seed each run (printed on failure, to replay it with --seed), over every
-    phase; the same checks as above, no 5xx among them. A few minutes at most."""
+    over every phase; the same checks as above, no 5xx among them. A few minutes at most.
+    The seed is fixed so that CI judges the code, not the draw; SCHEMATHESIS_SEED=random
+    (or a number) explores further by hand."""
+    seed = os.environ.get("SCHEMATHESIS_SEED", "20261202")
+    options = [] if seed == "random" else ["--seed", seed]
     app = make_app(SECRET_KEY=SECRET_KEY, UPSTREAM_TIMEOUT=5.0)
     with BackgroundServer(app) as server:
-        result = _schemathesis(server.url, tmp_path, "--max-examples", "200", "--workers", "4")
+        result = _schemathesis(
+            server.url, tmp_path, "--max-examples", "200", "--workers", "4", *options
+        )
     assert result.returncode == 0, result.stdout[-8000:]
     assert "No issues found" in result.stdout or " passed" in result.stdout

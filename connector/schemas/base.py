@@ -14,7 +14,9 @@ class ArgsSchema(Schema):
     Zapier sends an optional input the user left empty as ``""`` (and a template naming
     something the bundle lacks, such as ``{{bundle.meta.zap.id}}`` in the editor, renders
     to ``""``); Make and n8n may send ``null``. Both are treated as absent, so that "not
-    given" means one thing whichever platform called.
+    given" means one thing whichever platform called. Not for lists, which no platform
+    fills in on its own: an explicit list input must be a list (``"ids": ""`` meaning "all"
+    would be a dangerous reading).
     """
 
     class Meta:
@@ -25,7 +27,7 @@ class ArgsSchema(Schema):
         # null and blank text mean "not given" (see drop_empty_values): the OpenAPI
         # document says so for every optional field.
         for field in self.fields.values():
-            if not field.required:
+            if not field.required and not isinstance(field, fields.List):
                 field.allow_none = True
                 if "pattern" in field.metadata:
                     field.metadata = {
@@ -39,7 +41,11 @@ class ArgsSchema(Schema):
         # MultiDictProxy), and mean the same. Only declared inputs may be left empty: an
         # unknown key is refused whatever its value.
         if isinstance(data, Mapping):
-            declared = {field.data_key or name for name, field in self.fields.items()}
+            declared = {
+                field.data_key or name
+                for name, field in self.fields.items()
+                if not isinstance(field, fields.List)
+            }
             return {k: v for k, v in data.items() if not (k in declared and _is_empty(v))}
         return data
 
