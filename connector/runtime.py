@@ -14,15 +14,10 @@ from .crypto import KeyCheck, Sealer, check_secret_key
 from .errors import ConfigError, InvalidInput, NotConfigured
 from .metrics import Metrics
 from .platforms import tenant_for
-from .providers import (
-    PROVIDERS,
-    ConcurrencyLimits,
-    FailoverProvider,
-    provider_class,
-    upstream_transport,
-)
+from .providers import PROVIDERS, ConcurrencyLimits, FailoverProvider, provider_class
 from .providers.limits import SlotLimiter
 from .store import open_store
+from .transport import upstream_transport
 from .triggers.new_video import PollSettings
 
 if t.TYPE_CHECKING:

@@ -22,8 +22,8 @@ import pytest
 
 from connector import deadlines
 from connector.errors import ProviderError, ProviderInvalidResponse, ProviderTimeout
-from connector.providers import upstream_transport
 from connector.providers.dumplingai import DumplingAIProvider
+from connector.transport import upstream_transport
 
 TIMEOUT = 0.5
 MARGIN = 1.0

@@ -17,9 +17,7 @@ import typing as t
 import urllib.parse
 
 from ..errors import TargetRefused
-
-#: (address family, socket address) as ``getaddrinfo`` gives them.
-Address = tuple[int, tuple[t.Any, ...]]
+from ..transport import Address
 
 
 class TargetUnresolved(TargetRefused):

@@ -13,21 +13,15 @@ answer are read (only its status and ``Retry-After`` matter).
 from __future__ import annotations
 
 import dataclasses
-import select
-import socket
 import ssl
-import time
 import typing as t
 
-import httpcore
 import httpx
 
-from .. import deadlines
+from ..transport import pinned_transport
 
 if t.TYPE_CHECKING:
-    from .targets import Address, Target
-
-_Timeout = type[httpcore.TimeoutException]
+    from .targets import Target
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,15 +57,7 @@ def post(
         if target.scheme == "https":
             raise ValueError("an https:// target needs an SSL context")
         ssl_context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # never used: plain HTTP
-    transport = httpx.HTTPTransport(verify=ssl_context)
-    # httpx takes no network backend: its pool is built as httpx builds it, but connects
-    # through PinnedBackend and keeps no connection.
-    transport._pool = httpcore.ConnectionPool(
-        ssl_context=ssl_context,
-        max_connections=1,
-        max_keepalive_connections=0,
-        network_backend=PinnedBackend(target.addresses),
-    )
+    transport = pinned_transport(target.addresses, ssl_context)
     with (
         httpx.Client(
             transport=transport,
@@ -98,129 +84,3 @@ def post(
 def _retry_after(headers: httpx.Headers) -> float | None:
     value = headers.get("Retry-After", "").strip()
     return float(value) if value.isdigit() else None
-
-
-def _capped(timeout: float | None, error: _Timeout) -> float | None:
-    """``timeout`` cut to the time left before the deadline.
-
-    :raises error: when the deadline has passed.
-    """
-    left = deadlines.remaining()
-    if left is None:
-        return timeout
-    if left <= 0:
-        raise error("the delivery's deadline has passed")
-    return left if timeout is None else min(timeout, left)
-
-
-class PinnedBackend(httpcore.NetworkBackend):
-    """Connects to the given addresses, whatever host httpcore asks for (the request's own
-    host, which it keeps for ``Host`` and TLS); never resolves anything."""
-
-    def __init__(self, addresses: t.Sequence[Address]) -> None:
-        self._addresses = tuple(addresses)
-
-    def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: t.Iterable[httpcore.SOCKET_OPTION] | None = None,
-    ) -> httpcore.NetworkStream:
-        failure: OSError | None = None
-        for family, sockaddr in self._addresses:
-            sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-            try:
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                for option in socket_options or ():
-                    sock.setsockopt(*option)
-                sock.settimeout(_capped(timeout, httpcore.ConnectTimeout))
-                sock.connect((sockaddr[0], port, *sockaddr[2:]))
-            except TimeoutError as exc:
-                sock.close()
-                raise httpcore.ConnectTimeout(str(exc) or "connect timed out") from exc
-            except OSError as exc:
-                sock.close()
-                failure = exc
-                continue
-            except BaseException:
-                sock.close()
-                raise
-            return PinnedStream(sock)
-        raise httpcore.ConnectError(str(failure) if failure else "no address to connect to")
-
-    def connect_unix_socket(
-        self,
-        path: str,
-        timeout: float | None = None,
-        socket_options: t.Iterable[httpcore.SOCKET_OPTION] | None = None,
-    ) -> httpcore.NetworkStream:
-        raise httpcore.ConnectError("webhook targets are never Unix sockets")
-
-    def sleep(self, seconds: float) -> None:
-        left = deadlines.remaining()
-        time.sleep(seconds if left is None else min(seconds, left))
-
-
-class PinnedStream(httpcore.NetworkStream):
-    """One connection; each read, write and TLS handshake waits at most until the deadline.
-    (CPython's TLS handshake, like ``recv``, holds its socket timeout for the whole
-    operation.)"""
-
-    def __init__(self, sock: socket.socket) -> None:
-        self._sock = sock
-
-    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        self._sock.settimeout(_capped(timeout, httpcore.ReadTimeout))
-        try:
-            return self._sock.recv(max_bytes)
-        except TimeoutError as exc:
-            raise httpcore.ReadTimeout(str(exc) or "read timed out") from exc
-        except OSError as exc:
-            raise httpcore.ReadError(str(exc)) from exc
-
-    def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        if not buffer:
-            return
-        self._sock.settimeout(_capped(timeout, httpcore.WriteTimeout))
-        try:
-            self._sock.sendall(buffer)
-        except TimeoutError as exc:
-            raise httpcore.WriteTimeout(str(exc) or "write timed out") from exc
-        except OSError as exc:
-            raise httpcore.WriteError(str(exc)) from exc
-
-    def close(self) -> None:
-        self._sock.close()
-
-    def start_tls(
-        self,
-        ssl_context: ssl.SSLContext,
-        server_hostname: str | None = None,
-        timeout: float | None = None,
-    ) -> httpcore.NetworkStream:
-        self._sock.settimeout(_capped(timeout, httpcore.ConnectTimeout))
-        try:
-            wrapped = ssl_context.wrap_socket(self._sock, server_hostname=server_hostname)
-        except TimeoutError as exc:
-            self._sock.close()
-            raise httpcore.ConnectTimeout(str(exc) or "TLS handshake timed out") from exc
-        except OSError as exc:  # ssl.SSLError among them: a certificate not for this host
-            self._sock.close()
-            raise httpcore.ConnectError(str(exc)) from exc
-        return PinnedStream(wrapped)
-
-    def get_extra_info(self, info: str) -> t.Any:
-        if info == "ssl_object" and isinstance(self._sock, ssl.SSLSocket):
-            return self._sock  # what httpcore asks of it (the ALPN protocol) it has too
-        if info == "client_addr":
-            return self._sock.getsockname()
-        if info == "server_addr":
-            return self._sock.getpeername()
-        if info == "socket":
-            return self._sock
-        if info == "is_readable":
-            readable, _, _ = select.select([self._sock], [], [], 0)
-            return bool(readable)
-        return None

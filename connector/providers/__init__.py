@@ -1,6 +1,5 @@
 """Upstream TikTok data APIs behind one interface."""
 
-from ._transport import upstream_transport
 from .base import Capability, Provider, VideoPage, capabilities_for
 from .failover import FailoverProvider
 from .limits import ConcurrencyLimits
@@ -16,5 +15,4 @@ __all__ = [
     "VideoPage",
     "capabilities_for",
     "provider_class",
-    "upstream_transport",
 ]

@@ -45,7 +45,8 @@ def send_json(
 
     The call ends within the client's timeout, or what is left of the current
     :mod:`~connector.deadlines` budget if less, whatever the peer does: the deadline is in
-    force for the whole call, so the transport (:func:`upstream_transport`) cuts every
+    force for the whole call, so the transport
+    (:func:`connector.transport.upstream_transport`) cuts every
     connect, write and read at it (httpx's own timeouts bound each read, not the sum of
     them), and a body still arriving then is given up on. A body over
     :data:`MAX_BODY_BYTES` (raw or decoded) is refused.

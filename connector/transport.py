@@ -1,10 +1,15 @@
-"""An httpx transport whose every socket operation ends at the current deadline.
+"""httpx transports whose every socket operation ends at the current deadline.
 
 httpx's timeouts bound each connect, write and read, never their sum: a peer dripping its
 status line, headers or body one byte at a time keeps a call alive indefinitely. Here each
-operation's timeout is cut to what is left of :mod:`connector.deadlines`' deadline, which
-:func:`connector.providers._http.send_json` sets for the whole call; with no deadline in
-force, httpx's own timeouts apply unchanged.
+operation's timeout is cut to what is left of :mod:`connector.deadlines`' deadline (set for
+a whole upstream call by :func:`connector.providers._http.send_json`, for a whole delivery
+by :mod:`connector.hooks.delivery`); with no deadline in force, httpx's own timeouts apply.
+
+The backend can also be pinned to addresses checked beforehand: it then connects to those and
+never resolves the host, which keeps its place in ``Host``, TLS SNI and certificate checks
+(a webhook target that resolves to a public address for the check and to 127.0.0.1 for the
+connection, DNS rebinding, reaches nothing).
 """
 
 from __future__ import annotations
@@ -15,9 +20,13 @@ import typing as t
 import httpcore
 import httpx
 
-from .. import deadlines
+from . import deadlines
 
 _Timeout = type[httpcore.TimeoutException]
+
+
+#: A socket address to connect to: (family, sockaddr) as getaddrinfo gives them.
+Address = tuple[int, tuple[t.Any, ...]]
 
 
 def upstream_transport(*, retries: int = 0) -> httpx.HTTPTransport:
@@ -36,6 +45,21 @@ def upstream_transport(*, retries: int = 0) -> httpx.HTTPTransport:
     return transport
 
 
+def pinned_transport(
+    addresses: t.Sequence[Address], ssl_context: ssl.SSLContext
+) -> httpx.HTTPTransport:
+    """A one-connection transport that connects only to ``addresses`` (tried in order), ends
+    at the deadline and keeps no connection."""
+    transport = httpx.HTTPTransport(verify=ssl_context)
+    transport._pool = httpcore.ConnectionPool(
+        ssl_context=ssl_context,
+        max_connections=1,
+        max_keepalive_connections=0,
+        network_backend=DeadlineBackend(addresses),
+    )
+    return transport
+
+
 def _capped(timeout: float | None, error: _Timeout) -> float | None:
     """``timeout`` cut to the time left before the deadline.
 
@@ -45,15 +69,17 @@ def _capped(timeout: float | None, error: _Timeout) -> float | None:
     if left is None:
         return timeout
     if left <= 0:
-        raise error("the call's deadline has passed")
+        raise error("the deadline has passed")
     return left if timeout is None else min(timeout, left)
 
 
 class DeadlineBackend(httpcore.NetworkBackend):
-    """httpcore's blocking backend, with every timeout cut at the deadline."""
+    """httpcore's blocking backend, with every timeout cut at the deadline; given
+    ``addresses``, it connects to those whatever host it is asked for."""
 
-    def __init__(self) -> None:
+    def __init__(self, addresses: t.Sequence[Address] | None = None) -> None:
         self._backend = httpcore.SyncBackend()
+        self._addresses = None if addresses is None else tuple(addresses)
 
     def connect_tcp(
         self,
@@ -63,14 +89,22 @@ class DeadlineBackend(httpcore.NetworkBackend):
         local_address: str | None = None,
         socket_options: t.Iterable[httpcore.SOCKET_OPTION] | None = None,
     ) -> httpcore.NetworkStream:
-        stream = self._backend.connect_tcp(
-            host,
-            port,
-            _capped(timeout, httpcore.ConnectTimeout),
-            local_address=local_address,
-            socket_options=socket_options,
-        )
-        return DeadlineStream(stream)
+        hosts = [host] if self._addresses is None else [a[1][0] for a in self._addresses]
+        failure: Exception = httpcore.ConnectError("no address to connect to")
+        for candidate in hosts:
+            try:
+                stream = self._backend.connect_tcp(
+                    candidate,
+                    port,
+                    _capped(timeout, httpcore.ConnectTimeout),
+                    local_address=local_address,
+                    socket_options=socket_options,
+                )
+            except httpcore.ConnectError as exc:  # the next checked address may answer
+                failure = exc
+                continue
+            return DeadlineStream(stream)
+        raise failure
 
     def connect_unix_socket(
         self,
