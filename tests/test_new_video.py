@@ -185,6 +185,8 @@ def test_concurrent_polls_never_return_the_same_video_twice(
     live: httpx.Client, world: World
 ) -> None:
     poll(live)
+    # Upstream latency, so that the polls' reads really overlap and they meet at the lock.
+    world.latency["profile-videos"] = 0.1
     delivered: list[str] = []
     posted: list[str] = []
     for _ in range(3):
@@ -194,6 +196,7 @@ def test_concurrent_polls_never_return_the_same_video_twice(
         for items in results:
             delivered.extend(ids(items))
     assert sorted(delivered) == sorted(posted)
+    assert world.max_in_flight["profile-videos"] > 1, "the polls never overlapped"
 
 
 def test_state_survives_a_restart_of_the_connector(make_app: t.Any, world: World) -> None:

@@ -255,6 +255,11 @@ class World:
         with self._lock:
             self._faults.append(fault)
 
+    def clear_faults(self) -> None:
+        """Forget the scripted faults not yet used up."""
+        with self._lock:
+            self._faults.clear()
+
     def take_fault(self, endpoint: str, handle: str | None, page: int | None) -> Fault | None:
         with self._lock:
             for fault in self._faults:
