@@ -1,0 +1,421 @@
+"""The speed bench of issue 11: every measure beside its limit, as a ratio, side by side.
+
+One command: ``python bench/run.py`` (``--quick`` for a smaller run). It starts the sandbox
+upstream in its own process (``connector sandbox``) with 50 ms latency, the connector as the
+README starts it (``connector serve``, waitress) on SQLite, and a throwaway PostgreSQL when
+one is installed; prints a table, writes ``bench/results.json`` and, when matplotlib is
+installed (``pip install -e '.[bench]'``), ``bench/poll_cycle.png``.
+
+Ratios are what to read: absolute times on a shared 2-core machine are noisy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import contextlib
+import json
+import os
+import pathlib
+import platform
+import secrets
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import typing as t
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import httpx
+
+ROOT = pathlib.Path(__file__).parent.parent
+sys.path.insert(0, str(ROOT))
+
+CONNECTOR = str(pathlib.Path(sys.executable).parent / "connector")
+LATENCY = 0.05
+KEY = "bench-key"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_up(url: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(httpx.HTTPError):
+            httpx.get(url, timeout=1.0)
+            return
+        time.sleep(0.1)
+    raise RuntimeError(f"{url} did not come up")
+
+
+@contextlib.contextmanager
+def process(
+    args: list[str], env: dict[str, str], health: str
+) -> t.Iterator[subprocess.Popen[bytes]]:
+    proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        _wait_up(health)
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@contextlib.contextmanager
+def receiver() -> t.Iterator[str]:
+    """A webhook target that answers 200 to everything."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args: t.Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+
+
+def connector_env(upstream: str, database_url: str) -> dict[str, str]:
+    from connector.sandbox import base_urls
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CONNECTOR_")}
+    env.update({f"CONNECTOR_{name}": value for name, value in base_urls(upstream).items()})
+    env.update(
+        CONNECTOR_DATABASE_URL=database_url,
+        CONNECTOR_SECRET_KEY=secrets.token_urlsafe(32),
+        CONNECTOR_ALLOW_PRIVATE_TARGETS="true",
+        CONNECTOR_POLL_INTERVAL="0",
+        CONNECTOR_POLL_MIN_GAP="0",
+        CONNECTOR_LOG_LEVEL="WARNING",
+        CONNECTOR_MAX_SUBSCRIPTIONS_PER_TENANT="1000",
+    )
+    return env
+
+
+# -- measures ---------------------------------------------------------------------------------
+
+
+def subscribe(base: str, target: str, handles: t.Iterable[str]) -> None:
+    headers = {"Authorization": f"Bearer {KEY}"}
+    with httpx.Client(base_url=base, headers=headers, timeout=30) as client:
+
+        def one(handle: str) -> None:
+            answer = client.post(
+                "/v1/hooks", json={"target_url": f"{target}/{handle}", "handle": handle}
+            )
+            answer.raise_for_status()
+
+        with concurrent.futures.ThreadPoolExecutor(8) as pool:
+            list(pool.map(one, handles))
+
+
+def timed_cycles(env: dict[str, str], processes: int) -> float:
+    """Wall time of ``processes`` poll cycles started at once (each a fresh process that
+    builds the app first; only the cycle itself is timed)."""
+    procs = [
+        subprocess.Popen(
+            [sys.executable, __file__, "_cycle"], env=env, stdout=subprocess.PIPE, text=True
+        )
+        for _ in range(processes)
+    ]
+    spans = [json.loads(p.communicate()[0].strip().splitlines()[-1]) for p in procs]
+    return max(s["end"] for s in spans) - min(s["start"] for s in spans)
+
+
+def _cycle() -> None:
+    """Child process: build the app from the environment, run one cycle, print its span."""
+    from connector import create_app
+    from connector.hooks.poller import run_cycle
+
+    app = create_app()
+    start = time.time()
+    report = run_cycle(app.extensions["connector"])
+    print(json.dumps({"start": start, "end": time.time(), **report.as_dict()}))
+
+
+def poll_cycle(
+    upstream: str, env: dict[str, str], base: str, target: str, sizes: list[int], processes: int
+) -> list[dict[str, t.Any]]:
+    rows = []
+    have = 0
+    for size in sizes:
+        _latency(upstream, 0.0)
+        subscribe(base, target, [f"bench{n}" for n in range(have, size)])
+        have = size
+        timed_cycles(env, 1)  # first reads set each new watch's baseline
+        _latency(upstream, LATENCY)
+        seconds = timed_cycles(env, processes)
+        limit = size * LATENCY / 10
+        rows.append({"handles": size, "seconds": seconds, "limit": limit, "ratio": seconds / limit})
+    _latency(upstream, 0.0)
+    return rows
+
+
+def _latency(upstream: str, seconds: float) -> None:
+    for endpoint in ("profile-videos", "video", "profile"):
+        httpx.post(
+            f"{upstream}/_sandbox/latency", json={"endpoint": endpoint, "seconds": seconds}
+        ).raise_for_status()
+
+
+def trigger_throughput(upstream: str, base: str, callers: int, seconds: float) -> dict[str, t.Any]:
+    """Callers each poll their own feed as fast as they can; nothing new after the first."""
+    headers = {"Authorization": f"Bearer {KEY}"}
+    _latency(upstream, LATENCY)
+    stop = time.monotonic() + seconds
+    times: list[float] = []
+    errors = 0
+
+    def caller(n: int) -> None:
+        nonlocal errors
+        with httpx.Client(base_url=base, headers=headers, timeout=30) as client:
+            params = {"handle": f"caller{n}"}
+            client.get("/v1/triggers/new-video", params=params)  # baseline
+            while time.monotonic() < stop:
+                began = time.perf_counter()
+                answer = client.get("/v1/triggers/new-video", params=params)
+                times.append(time.perf_counter() - began)
+                if answer.status_code != 200:
+                    errors += 1
+
+    started = time.monotonic()
+    with concurrent.futures.ThreadPoolExecutor(callers) as pool:
+        list(pool.map(caller, range(callers)))
+    elapsed = time.monotonic() - started
+    _latency(upstream, 0.0)
+    times.sort()
+    rate = len(times) / elapsed
+    limit = callers / LATENCY
+    return {
+        "callers": callers,
+        "requests": len(times),
+        "errors": errors,
+        "req_per_s": rate,
+        "limit": limit,
+        "ratio": rate / limit,
+        "p50_ms": 1000 * times[len(times) // 2],
+        "p99_ms": 1000 * times[int(len(times) * 0.99)],
+        "p99_over_p50": times[int(len(times) * 0.99)] / times[len(times) // 2],
+    }
+
+
+def seen_ids_cost(database_url: str, polls: int) -> dict[str, t.Any]:
+    """One trigger poll with 10,000 seen ids vs 10 (in-process, no upstream latency, so the
+    figure is the connector's own work)."""
+    from connector.providers.dumplingai import DumplingAIProvider
+    from connector.sandbox import World, create_sandbox_app
+    from connector.store import FeedKey, Observed, open_store
+    from connector.triggers.new_video import PollSettings, poll
+
+    store = open_store(database_url)
+    world = World()
+    settings = PollSettings(seen_ids_per_feed=20_000)
+    transport = httpx.WSGITransport(app=create_sandbox_app(world))
+    feeds = {seen: FeedKey("bench", "API", f"seen{seen}", f"seen{seen}") for seen in (10, 10_000)}
+    spans: dict[int, list[float]] = {seen: [] for seen in feeds}
+    with httpx.Client(transport=transport, base_url="http://sandbox.invalid") as client:
+        provider = DumplingAIProvider(client, api_key="bench", request_source="API")
+        for seen, feed in feeds.items():
+            poll(provider, store, feed, settings=settings)
+            with store.feed(feed) as tx:
+                tx.remember(
+                    [Observed(str(10**18 + n), 1_000_000 + n) for n in range(seen)], time.time()
+                )
+            poll(provider, store, feed, settings=settings)
+        for _ in range(polls):  # interleaved, so both see the same machine
+            for seen, feed in feeds.items():
+                began = time.perf_counter()
+                poll(provider, store, feed, settings=settings)
+                spans[seen].append(time.perf_counter() - began)
+    results = {seen: statistics.median(times) for seen, times in spans.items()}
+    store.close()
+    return {
+        "ms_10": 1000 * results[10],
+        "ms_10000": 1000 * results[10_000],
+        "limit": 1.1,
+        "ratio": results[10_000] / results[10],
+    }
+
+
+def action_overhead(upstream: str, base: str, calls: int) -> dict[str, t.Any]:
+    """get-video through the connector vs the same upstream call made directly."""
+    handle = "action0"
+    listed = httpx.get(f"{upstream}/_sandbox/profiles/{handle}/videos").json()
+    url = listed[0]["url"]
+    _latency(upstream, LATENCY)
+    headers = {"Authorization": f"Bearer {KEY}"}
+    direct: list[float] = []
+    through: list[float] = []
+    with (
+        httpx.Client(base_url=upstream, headers=headers, timeout=30) as up,
+        httpx.Client(base_url=base, headers=headers, timeout=30) as conn,
+    ):
+        for _ in range(calls):  # interleaved, so both see the same machine
+            began = time.perf_counter()
+            up.post("/api/v1/get-tiktok-video", json={"url": url}).raise_for_status()
+            direct.append(time.perf_counter() - began)
+            began = time.perf_counter()
+            conn.post("/v1/actions/get-video", json={"url": url}).raise_for_status()
+            through.append(time.perf_counter() - began)
+    _latency(upstream, 0.0)
+    d, c = statistics.median(direct), statistics.median(through)
+    return {"direct_ms": 1000 * d, "connector_ms": 1000 * c, "limit": 1.03, "ratio": c / d}
+
+
+# -- the run ------------------------------------------------------------------------------------
+
+
+def _postgres() -> contextlib.AbstractContextManager[str] | None:
+    from tests import postgres
+
+    if os.environ.get("CONNECTOR_TEST_POSTGRES_URL") is None and postgres._bin() is None:
+        return None
+    return postgres.server()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer handles and shorter runs")
+    parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument("--out", default=str(ROOT / "bench" / "results.json"))
+    opts = parser.parse_args()
+    sizes = [10, 50] if opts.quick else [25, 100, 300]
+    results = _Results(
+        machine=f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores,"
+        f" Python {platform.python_version()}",
+        latency_ms=LATENCY * 1000,
+        when=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+    )
+    folder = tempfile.mkdtemp(prefix="connector-bench-")
+    up_port, conn_port = _free_port(), _free_port()
+    upstream, base = f"http://127.0.0.1:{up_port}", f"http://127.0.0.1:{conn_port}"
+    sqlite_url = f"sqlite:///{folder}/bench.db"
+    env = connector_env(upstream, sqlite_url)
+    with (
+        receiver() as target,
+        process(
+            [CONNECTOR, "sandbox", "--port", str(up_port)], env, f"{upstream}/_sandbox/requests"
+        ),
+        process([CONNECTOR, "serve", "--port", str(conn_port)], env, f"{base}/health"),
+    ):
+        results["poll_cycle_sqlite"] = poll_cycle(upstream, env, base, target, sizes, 1)
+        results["trigger_20"] = trigger_throughput(upstream, base, 20, 3 if opts.quick else 6)
+        results["trigger_50"] = trigger_throughput(upstream, base, 50, 3 if opts.quick else 4)
+        results["action"] = action_overhead(upstream, base, 20 if opts.quick else 40)
+        results["seen_ids_sqlite"] = seen_ids_cost(
+            f"sqlite:///{folder}/seen.db", 50 if opts.quick else 150
+        )
+        pg = None if opts.no_postgres else _postgres()
+        if pg is not None:
+            with pg as admin:
+                from tests.postgres import new_database
+
+                pg_url = new_database(admin, "bench")
+                pg_env = connector_env(upstream, pg_url)
+                with process(
+                    [CONNECTOR, "serve", "--port", str(pg_port := _free_port())],
+                    pg_env,
+                    f"http://127.0.0.1:{pg_port}/health",
+                ):
+                    results["poll_cycle_postgres_4"] = poll_cycle(
+                        upstream, pg_env, f"http://127.0.0.1:{pg_port}", target, [sizes[-1]], 4
+                    )
+                results["seen_ids_postgres"] = seen_ids_cost(
+                    new_database(admin, "bench_seen"), 50 if opts.quick else 150
+                )
+    pathlib.Path(opts.out).write_text(json.dumps(results, indent=2) + "\n")
+    print(table(results))
+    plot(results, pathlib.Path(opts.out).with_name("poll_cycle.png"))
+
+
+class _Results(dict[str, t.Any]):
+    """The figures, each shown on stderr as soon as it is measured."""
+
+    def __setitem__(self, key: str, value: t.Any) -> None:
+        print(f"{key}: {json.dumps(value)}", file=sys.stderr, flush=True)
+        super().__setitem__(key, value)
+
+
+def table(r: dict[str, t.Any]) -> str:
+    lines = [f"machine: {r['machine']}; upstream latency {r['latency_ms']:g} ms; {r['when']}", ""]
+    lines.append("| measure | measured | limit | ratio |")
+    lines.append("|---|---|---|---|")
+    for key, label in (
+        ("poll_cycle_sqlite", "1 process, SQLite"),
+        ("poll_cycle_postgres_4", "4 processes, PostgreSQL"),
+    ):
+        for row in r.get(key, []):
+            lines.append(
+                f"| poll cycle, {row['handles']} handles, {label} | {row['seconds']:.2f} s"
+                f" | {row['limit']:.2f} s | {row['ratio']:.2f}× (goal ≤ 1.2×) |"
+            )
+    for key in ("trigger_20", "trigger_50"):
+        row = r[key]
+        lines.append(
+            f"| trigger endpoint, {row['callers']} callers, `connector serve` |"
+            f" {row['req_per_s']:.0f} req/s, p50 {row['p50_ms']:.0f} ms, p99 {row['p99_ms']:.0f} ms"
+            f" ({row['errors']} errors) | {row['limit']:.0f} req/s"
+            f" | {row['ratio']:.2f}× (goal ≥ 0.8×), p99/p50 {row['p99_over_p50']:.1f} (goal ≤ 2) |"
+        )
+    for key, label in (("seen_ids_sqlite", "SQLite"), ("seen_ids_postgres", "PostgreSQL")):
+        if key in r:
+            row = r[key]
+            lines.append(
+                f"| poll with 10,000 seen ids vs 10, {label} | {row['ms_10000']:.1f} ms vs"
+                f" {row['ms_10']:.1f} ms | same | {row['ratio']:.2f}× (goal ≤ 1.1×) |"
+            )
+    row = r["action"]
+    lines.append(
+        f"| get-video through the connector vs direct | {row['connector_ms']:.1f} ms vs"
+        f" {row['direct_ms']:.1f} ms | +0 | {row['ratio']:.3f}× (goal ≤ 1.03×) |"
+    )
+    return "\n".join(lines)
+
+
+def plot(r: dict[str, t.Any], path: pathlib.Path) -> None:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("(no plot: pip install -e '.[bench]' for matplotlib)")
+        return
+    fig, ax = plt.subplots(figsize=(6, 4))
+    rows = r["poll_cycle_sqlite"]
+    handles = [row["handles"] for row in rows]
+    ax.plot(handles, [row["seconds"] for row in rows], "o-", label="1 process, SQLite")
+    ax.plot(handles, [row["limit"] for row in rows], "--", label="limit (10 in flight)")
+    for row in r.get("poll_cycle_postgres_4", []):
+        ax.plot([row["handles"]], [row["seconds"]], "s", label="4 processes, PostgreSQL")
+    ax.set_xlabel("watched handles")
+    ax.set_ylabel(f"poll cycle (s), upstream {r['latency_ms']:g} ms")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path)
+    print(f"plot: {path}")
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] == ["_cycle"]:
+        _cycle()
+    else:
+        main()
