@@ -83,6 +83,9 @@ class Settings:
     poll_min_gap: float = _setting(30.0, minimum=0)
     # Watched handles a worker claims at a time within a cycle.
     poll_batch: int = _setting(10, minimum=1)
+    # Watched handles one poll cycle reads upstream at once, per provider (fewer for a
+    # provider that documents a lower limit, e.g. API Direct's 3).
+    poll_concurrency: int = _setting(10, minimum=1)
     # Let webhook targets be http:// or resolve to private, loopback or link-local addresses.
     allow_private_targets: bool = False
     # Seconds one webhook delivery may take.

@@ -8,15 +8,18 @@ claimed before they are sent.
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
 import json
 import logging
+import threading
 import time
 import traceback
 import typing as t
 
 from ..errors import ConnectorError
 from ..logs import redact
+from ..providers import PROVIDERS, provider_class
 from ..store import WatchKey
 from ..triggers.new_video import decide, read_handle
 from .delivery import Deliverer, DeliveryReport, is_stale, worker_id
@@ -51,7 +54,9 @@ def run_cycle(rt: Runtime, *, deliverer: Deliverer | None = None) -> CycleReport
 
     Workers running cycles at the same time split the due handles: each is claimed by one
     (with a lease, in case that worker dies) and is due again only after
-    ``CONNECTOR_POLL_MIN_GAP`` seconds.
+    ``CONNECTOR_POLL_MIN_GAP`` seconds. Handles are read ``CONNECTOR_POLL_CONCURRENCY`` at a
+    time, fewer for a provider that documents a lower limit; one handle's failure is logged
+    and counted, and the others go on.
     """
     report = CycleReport()
     store = rt.store
@@ -60,54 +65,47 @@ def run_cycle(rt: Runtime, *, deliverer: Deliverer | None = None) -> CycleReport
     # polled in this cycle is not claimed again by the loop below.
     started = time.time()
     lease = rt.settings.upstream_timeout * (rt.poll_settings.max_pages + 1) + 60
+    width = rt.settings.poll_concurrency
+    gates: dict[str, threading.BoundedSemaphore] = {}
     by_watch: dict[WatchKey, list[Subscription]] | None = None
-    # Claim a few at a time, so that workers running cycles at once share the work.
-    while keys := store.claim_watches(
-        owner,
-        now=started,
-        lease=lease,
-        min_gap=rt.settings.poll_min_gap,
-        limit=rt.settings.poll_batch,
-        is_stale=is_stale,
-    ):
-        if by_watch is None:
-            by_watch = {}
-            for subscription in store.subscriptions():
-                by_watch.setdefault(subscription.watch, []).append(subscription)
-        for key in keys:
-            report.watched += 1
-            secrets: set[str] = set()
-            try:
-                _poll_handle(rt, by_watch.get(key) or _watchers(rt, key), report, secrets)
-            except ConnectorError as exc:
-                # Upstream text may quote the subscriber's key: neither the log nor the
-                # watch's last error (shown in the console) may carry it.
-                exc.message = redact(exc.message, secrets)
-                rt.metrics.watch_failed(key, exc)
-                report.failed += 1
-                log.warning(
-                    "poll of @%s for tenant %s failed: %s (%s)",
-                    key.handle,
-                    key.tenant[:8],
-                    exc.message,
-                    exc.code,
-                )
-            except Exception as exc:
-                # A bug met by one handle's data must not stop every other tenant's feeds.
-                rt.metrics.watch_failed(
-                    key, ConnectorError(f"Unexpected {type(exc).__name__}; see the server log.")
-                )
-                report.failed += 1
-                trace = redact("".join(traceback.format_exception(exc)), secrets)
-                log.error(
-                    "poll of @%s for tenant %s failed unexpectedly (%s)\n%s",
-                    key.handle,
-                    key.tenant[:8],
-                    type(exc).__name__,
-                    trace,
-                )
-            finally:
-                store.release_watch(key, owner, polled_at=time.time())
+    running: set[concurrent.futures.Future[CycleReport]] = set()
+
+    def settle(done: t.Iterable[concurrent.futures.Future[CycleReport]]) -> None:
+        for future in done:
+            running.discard(future)
+            part = future.result()
+            report.watched += part.watched
+            report.failed += part.failed
+            report.skipped += part.skipped
+            report.queued += part.queued
+
+    with concurrent.futures.ThreadPoolExecutor(width, thread_name_prefix="poll") as pool:
+        try:
+            # Claim only what there is room to read now, so that workers running cycles at
+            # once share the work (a claimed handle waits for no other worker).
+            while keys := store.claim_watches(
+                owner,
+                now=started,
+                lease=lease,
+                min_gap=rt.settings.poll_min_gap,
+                limit=min(rt.settings.poll_batch, width - len(running)),
+                is_stale=is_stale,
+            ):
+                if by_watch is None:
+                    by_watch = {}
+                    for subscription in store.subscriptions():
+                        by_watch.setdefault(subscription.watch, []).append(subscription)
+                for key in keys:
+                    watchers = by_watch.get(key) or _watchers(rt, key)
+                    gate = _gate(rt, gates, key, width)
+                    running.add(pool.submit(_poll_watch, rt, key, watchers, owner, gate))
+                if len(running) >= width:
+                    done, _ = concurrent.futures.wait(
+                        running, return_when=concurrent.futures.FIRST_COMPLETED
+                    )
+                    settle(done)
+        finally:
+            settle(list(running))
     if deliverer is not None:
         report.delivery = deliverer.run()
     else:
@@ -119,6 +117,66 @@ def run_cycle(rt: Runtime, *, deliverer: Deliverer | None = None) -> CycleReport
     rt.metrics.poll_cycle(report, started)
     log.info("poll cycle: %s", report.as_dict())
     return report
+
+
+def _gate(
+    rt: Runtime, gates: dict[str, threading.BoundedSemaphore], key: WatchKey, width: int
+) -> threading.BoundedSemaphore:
+    """The slots a cycle's reads through ``key``'s provider share: ``width``, or fewer when
+    the provider documents a lower limit (its calls also hold upstream's own slots, shared
+    across processes where the store allows it)."""
+    name = key.provider or rt.default_provider
+    gate = gates.get(name)
+    if gate is None:
+        documented = provider_class(name).concurrency_limit if name in PROVIDERS else None
+        gate = gates[name] = threading.BoundedSemaphore(min(width, documented or width))
+    return gate
+
+
+def _poll_watch(
+    rt: Runtime,
+    key: WatchKey,
+    watchers: list[Subscription],
+    owner: str,
+    gate: threading.BoundedSemaphore,
+) -> CycleReport:
+    """Read one claimed handle and release its claim; what it found, as a report of its own
+    (a failure is logged and counted here, never raised)."""
+    part = CycleReport(watched=1)
+    secrets: set[str] = set()
+    try:
+        with gate:
+            _poll_handle(rt, watchers, part, secrets)
+    except ConnectorError as exc:
+        # Upstream text may quote the subscriber's key: neither the log nor the
+        # watch's last error (shown in the console) may carry it.
+        exc.message = redact(exc.message, secrets)
+        rt.metrics.watch_failed(key, exc)
+        part.failed += 1
+        log.warning(
+            "poll of @%s for tenant %s failed: %s (%s)",
+            key.handle,
+            key.tenant[:8],
+            exc.message,
+            exc.code,
+        )
+    except Exception as exc:
+        # A bug met by one handle's data must not stop every other tenant's feeds.
+        rt.metrics.watch_failed(
+            key, ConnectorError(f"Unexpected {type(exc).__name__}; see the server log.")
+        )
+        part.failed += 1
+        trace = redact("".join(traceback.format_exception(exc)), secrets)
+        log.error(
+            "poll of @%s for tenant %s failed unexpectedly (%s)\n%s",
+            key.handle,
+            key.tenant[:8],
+            type(exc).__name__,
+            trace,
+        )
+    finally:
+        rt.store.release_watch(key, owner, polled_at=time.time())
+    return part
 
 
 def _watchers(rt: Runtime, key: WatchKey) -> list[Subscription]:

@@ -1,0 +1,92 @@
+"""A poll cycle reads watched handles concurrently, within the configured and documented limits."""
+
+from __future__ import annotations
+
+import typing as t
+
+import httpx
+import pytest
+
+from connector.hooks.poller import run_cycle
+from connector.providers.dumplingai import DumplingAIProvider
+from connector.sandbox import World
+from connector.serving import BackgroundServer
+
+from .conftest import KEY, fault
+from .receiver import Receiver
+
+SETTINGS = {
+    "SECRET_KEY": "poll-concurrency-secret-key-8d2f61c94b7a3e05",
+    "ALLOW_PRIVATE_TARGETS": True,
+    "POLL_MIN_GAP": 0,
+    "DELIVERY_TIMEOUT": 1.0,
+}
+HANDLES = [f"creator{n}" for n in range(8)]
+
+
+def watch(app: t.Any, receiver_server: tuple[Receiver, BackgroundServer], world: World) -> None:
+    """Subscribe one receiver path per handle, then forget the subscribe-time reads."""
+    receiver, server = receiver_server
+    with receiver.lock:
+        receiver.received.clear()
+        receiver.scripts.clear()
+        receiver.secrets.clear()
+    with (
+        BackgroundServer(app) as served,
+        httpx.Client(
+            base_url=served.url, headers={"Authorization": f"Bearer {KEY}"}, timeout=30
+        ) as http,
+    ):
+        for handle in HANDLES:
+            answer = http.post(
+                "/v1/hooks", json={"target_url": f"{server.url}/{handle}", "handle": handle}
+            )
+            assert answer.status_code == 201, answer.text
+            receiver.expect(handle, answer.json()["secret"])
+    world.max_in_flight.clear()
+
+
+def test_a_cycle_reads_handles_at_once_up_to_poll_concurrency(
+    make_app: t.Any, receiver_server: tuple[Receiver, BackgroundServer], world: World
+) -> None:
+    app = make_app(**SETTINGS, POLL_CONCURRENCY=3)
+    watch(app, receiver_server, world)
+    world.latency["profile-videos"] = 0.2
+    report = run_cycle(app.extensions["connector"])
+    assert (report.watched, report.failed) == (len(HANDLES), 0)
+    assert 2 <= world.max_in_flight["profile-videos"] <= 3
+
+
+def test_a_providers_documented_limit_caps_the_cycle(
+    make_app: t.Any,
+    receiver_server: tuple[Receiver, BackgroundServer],
+    world: World,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(DumplingAIProvider, "concurrency_limit", 2)
+    app = make_app(**SETTINGS, POLL_CONCURRENCY=10)
+    watch(app, receiver_server, world)
+    world.latency["profile-videos"] = 0.1
+    report = run_cycle(app.extensions["connector"])
+    assert (report.watched, report.failed) == (len(HANDLES), 0)
+    assert world.max_in_flight["profile-videos"] <= 2
+
+
+def test_one_failing_handle_leaves_the_concurrent_others_queued(
+    make_app: t.Any, receiver_server: tuple[Receiver, BackgroundServer], world: World
+) -> None:
+    app = make_app(**SETTINGS, POLL_CONCURRENCY=4)
+    watch(app, receiver_server, world)
+    world.latency["profile-videos"] = 0.05
+    for handle in HANDLES:
+        world.post_video(handle)
+    fault(world, endpoint="profile-videos", status=500, handle=HANDLES[3])
+    report = run_cycle(app.extensions["connector"])
+    assert (report.watched, report.failed) == (len(HANDLES), 1)
+    assert report.queued == len(HANDLES) - 1
+    receiver, _ = receiver_server
+    assert {h for h in HANDLES if receiver.all(h)} == set(HANDLES) - {HANDLES[3]}
+    # The failed handle was released: the next cycle reads it again and catches up.
+    again = run_cycle(app.extensions["connector"])
+    assert (again.failed, again.queued) == (0, 1)
+    assert receiver.all(HANDLES[3])
