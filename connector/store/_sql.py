@@ -459,23 +459,33 @@ class SQLStore(Store):
         limit: int = 1000,
         is_stale: t.Callable[[str], bool] = lambda owner: False,
     ) -> list[WatchKey]:
+        due = now - min_gap
         with self._transaction() as sql:
-            rows = sql.all(
-                "SELECT tenant, provider, handle, claimed_by, claimed_until FROM watches"
-                " WHERE (last_polled_at IS NULL OR last_polled_at <= ?)"
-                " ORDER BY last_polled_at NULLS FIRST, tenant, provider, handle"
-                f" {self.SKIP_LOCKED}",
-                (now - min_gap,),
+            # Leases still running whose owner is known to be gone free their handles too.
+            holders = sql.all(
+                "SELECT DISTINCT claimed_by FROM watches"
+                " WHERE claimed_by IS NOT NULL AND claimed_until >= ?"
+                " AND (last_polled_at IS NULL OR last_polled_at <= ?)",
+                (now, due),
             )
-            free = [row[:3] for row in rows if row[3] is None or row[4] < now or is_stale(row[3])][
-                :limit
-            ]
+            gone = [holder for (holder,) in holders if is_stale(holder)]
+            or_gone = f" OR claimed_by IN ({', '.join('?' * len(gone))})" if gone else ""
+            # The LIMIT is in SQL so that only the rows taken are locked: a worker claiming
+            # at the same moment skips these and finds the next ones.
+            rows = sql.all(
+                "SELECT tenant, provider, handle FROM watches"
+                " WHERE (last_polled_at IS NULL OR last_polled_at <= ?)"
+                f" AND (claimed_by IS NULL OR claimed_until < ?{or_gone})"
+                " ORDER BY last_polled_at NULLS FIRST, tenant, provider, handle"
+                f" LIMIT ? {self.SKIP_LOCKED}",
+                (due, now, *gone, limit),
+            )
             sql.many(
                 "UPDATE watches SET claimed_by = ?, claimed_until = ?"
                 " WHERE tenant = ? AND provider = ? AND handle = ?",
-                [(owner, now + lease, *row) for row in free],
+                [(owner, now + lease, *row) for row in rows],
             )
-            return [WatchKey(*row) for row in free]
+            return [WatchKey(*row) for row in rows]
 
     def release_watch(self, key: WatchKey, owner: str, *, polled_at: float) -> None:
         with self._transaction() as sql:
