@@ -103,6 +103,11 @@ def poll(
     start = time.monotonic() if arrived is None else arrived
     with deadlines.until(start + settings.budget - settings.store_reserve):
         read = read_feed(provider, store, feed, since=since, settings=settings)
+    if not include_recent and _nothing_new(store, feed, read):
+        # An idle poll, the usual one, writes nothing and so takes no write lock: what the
+        # page holds is already recorded, and recording it again would change nothing that
+        # the next writing poll does not redo (it records its whole page before pruning).
+        return []
     # The store's lock waits (SQLite's busy timeout) end with the budget too.
     with deadlines.until(start + settings.budget), store.feed(feed) as tx:
         if include_recent:
@@ -116,6 +121,18 @@ def poll(
         opened_meanwhile = tuple(g for g in now_open if g not in read.gaps_before)
         tx.set_gaps((*read.gaps_after, *opened_meanwhile)[: settings.max_gaps])
         return answer
+
+
+def _nothing_new(store: Store, feed: FeedKey, read: FeedRead) -> bool:
+    """Whether a poll's read holds nothing new to ``feed`` and opens or closes no catch-up,
+    judged on committed state without a lock (a poll that finds something new locks the
+    feed and decides again, so two polls never both return a video)."""
+    if read.gaps_before or read.gaps_after:
+        return False
+    state, known = store.peek(feed, [v["id"] for v in read.videos])
+    if state is None or state.gaps:
+        return False
+    return all(v["id"] in known or v["created_at_timestamp"] <= state.floor for v in read.videos)
 
 
 def read_feed(
