@@ -18,6 +18,7 @@ import typing as t
 
 import httpx
 
+from ..retry_after import parse_retry_after
 from ..transport import pinned_transport
 
 if t.TYPE_CHECKING:
@@ -69,7 +70,10 @@ def post(
         ) as client,
         client.stream("POST", target.url, content=body, headers=dict(headers)) as response,
     ):
-        answer = Answer(response.status_code, _retry_after(response.headers))
+        # Not clamped here: RetryPolicy.delay caps it at the policy's max_delay.
+        answer = Answer(
+            response.status_code, parse_retry_after(response.headers.get("Retry-After"))
+        )
         received = 0
         try:
             for chunk in response.iter_raw():
@@ -79,8 +83,3 @@ def post(
         except httpx.HTTPError:
             pass  # the status is in; a body that stalls or breaks changes nothing
         return answer
-
-
-def _retry_after(headers: httpx.Headers) -> float | None:
-    value = headers.get("Retry-After", "").strip()
-    return float(value) if value.isdigit() else None

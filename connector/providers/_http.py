@@ -21,6 +21,7 @@ from ..errors import (
     ProviderTimeout,
     ProviderUnavailable,
 )
+from ..retry_after import parse_retry_after
 
 ErrorMapper = t.Callable[[httpx.Response, str], ProviderError]
 
@@ -177,11 +178,15 @@ def upstream_message(response: httpx.Response) -> str:
 
 
 def retry_after_seconds(response: httpx.Response, default: int) -> int:
-    """``Retry-After`` in seconds when upstream gave a usable one, else ``default``."""
-    value = response.headers.get("Retry-After", "").strip()
-    if value.isdigit():
-        return max(1, min(int(value), 3600))
-    return default
+    """``Retry-After`` in whole seconds when upstream gave a usable one, else ``default``.
+
+    Clamped to 1 s–1 h: the connector passes it on in its own 429, and a client told 0 (or
+    a day) would retry at once (or give up).
+    """
+    seconds = parse_retry_after(response.headers.get("Retry-After"))
+    if seconds is None:
+        return default
+    return max(1, min(math.ceil(seconds), 3600))
 
 
 def error_for_status(
