@@ -17,6 +17,7 @@ from __future__ import annotations
 import collections
 import dataclasses
 import datetime as dt
+import enum
 import logging
 import os
 import random
@@ -71,8 +72,50 @@ def is_stale(owner: str) -> bool:
     return False
 
 
+class Outcome(enum.StrEnum):
+    """How one delivery attempt ended: a :class:`DeliveryReport` field and a metrics label."""
+
+    DELIVERED = "delivered"
+    RETRIED = "retried"
+    DEAD = "dead"
+    UNSUBSCRIBED = "unsubscribed"
+
+
+class Verdict(enum.Enum):
+    """What a target's answer asks of the delivery it answered."""
+
+    DELIVERED = enum.auto()  # 2xx
+    GONE = enum.auto()  # 410: the receiver wants no more, so the subscription goes
+    TRANSIENT = enum.auto()  # 408, 429, 5xx: retry with backoff until the policy's max_age
+    REFUSED = enum.auto()  # any other status: retry only client_error_attempts times
+
+
+def classify(status: int) -> Verdict:
+    """What a webhook target's HTTP ``status`` means for the delivery.
+
+    :param status: the status code the target answered with.
+    :return: the :class:`Verdict` the deliverer acts on.
+    """
+    if 200 <= status < 300:
+        return Verdict.DELIVERED
+    if status == 410:
+        return Verdict.GONE
+    if status in (408, 429) or status >= 500:
+        return Verdict.TRANSIENT
+    return Verdict.REFUSED
+
+
 @dataclasses.dataclass(frozen=True)
 class RetryPolicy:
+    """When a failed delivery is tried again, and when it becomes a dead letter.
+
+    :param first_retry: seconds before the first retry; each later one waits twice as long.
+    :param max_delay: the longest wait between two attempts, ``Retry-After`` included.
+    :param max_age: seconds after the delivery was queued beyond which it is not retried.
+    :param client_error_attempts: attempts before a non-transient answer (a 4xx other than
+        408, 410 and 429) dead-letters the delivery.
+    """
+
     first_retry: float = 10.0
     max_delay: float = 3600.0
     max_age: float = 86400.0
@@ -90,10 +133,16 @@ class RetryPolicy:
 
 @dataclasses.dataclass
 class DeliveryReport:
+    """How many delivery attempts ended each way, one field per :class:`Outcome`."""
+
     delivered: int = 0
     retried: int = 0
     dead: int = 0
     unsubscribed: int = 0
+
+    def count(self, outcome: Outcome) -> None:
+        """Count one attempt that ended with ``outcome``."""
+        setattr(self, outcome.value, getattr(self, outcome.value) + 1)
 
     def add(self, other: DeliveryReport) -> None:
         for field in dataclasses.fields(self):
@@ -243,7 +292,7 @@ class Deliverer:
                     self._cond.wait()
                     task = self._take()
                 self._hold(task, True)
-            outcome: str | None = None
+            outcome: Outcome | None = None
             try:
                 outcome = self._deliver_next(task.subscription)
             except Exception:  # one bad delivery must not stop the others; it stays claimed
@@ -251,8 +300,8 @@ class Deliverer:
             with self._cond:
                 self._hold(task, False)
                 if outcome is not None:
-                    setattr(self._report, outcome, getattr(self._report, outcome) + 1)
-                if outcome == "delivered" and task.budget > 1 and not self._closed:
+                    self._report.count(outcome)
+                if outcome is Outcome.DELIVERED and task.budget > 1 and not self._closed:
                     self._queue.append(
                         dataclasses.replace(task, unanswered=False, budget=task.budget - 1)
                     )
@@ -260,7 +309,7 @@ class Deliverer:
                     self._scheduled.discard(task.subscription.id)
                 self._cond.notify_all()
 
-    def _deliver_next(self, subscription: Subscription) -> str | None:
+    def _deliver_next(self, subscription: Subscription) -> Outcome | None:
         """Claim and attempt the subscription's oldest due entry; None when there is none
         (or another worker holds it)."""
         store = self.rt.store
@@ -275,10 +324,10 @@ class Deliverer:
             return None
         started = time.monotonic()
         outcome = self._attempt(claimed, subscription)
-        self.rt.metrics.delivery_attempt(claimed, outcome, time.monotonic() - started)
+        self.rt.metrics.delivery_attempt(claimed, outcome.value, time.monotonic() - started)
         return outcome
 
-    def _attempt(self, delivery: Delivery, subscription: Subscription) -> str:
+    def _attempt(self, delivery: Delivery, subscription: Subscription) -> Outcome:
         store = self.rt.store
         with deadlines.within(self.timeout):
             try:
@@ -291,7 +340,7 @@ class Deliverer:
                 return self._retry(delivery, None, exc.message, None, transient=True)
             except TargetRefused as exc:
                 store.dead_letter(delivery.id, status=None, error=exc.message)
-                return "dead"
+                return Outcome.DEAD
             try:
                 secret = self.rt.sealer.open(
                     subscription.secret_ciphertext, f"subscription:{subscription.id}"
@@ -324,20 +373,20 @@ class Deliverer:
             except httpx.HTTPError as exc:
                 return self._retry(delivery, None, _describe(exc), None, transient=True)
         status = answer.status
-        if 200 <= status < 300:
+        verdict = classify(status)
+        if verdict is Verdict.DELIVERED:
             store.delivered(delivery.id)
-            return "delivered"
-        if status == 410:
+            return Outcome.DELIVERED
+        if verdict is Verdict.GONE:
             log.info("target of %s answered 410 Gone: unsubscribing", subscription.id)
             store.remove_subscription(subscription.id)
-            return "unsubscribed"
-        transient = status in (408, 429) or status >= 500
+            return Outcome.UNSUBSCRIBED
         return self._retry(
             delivery,
             status,
             f"target answered {status}",
             answer.retry_after,
-            transient=transient,
+            transient=verdict is Verdict.TRANSIENT,
         )
 
     def _retry(
@@ -348,7 +397,7 @@ class Deliverer:
         retry_after: float | None,
         *,
         transient: bool,
-    ) -> str:
+    ) -> Outcome:
         attempt = delivery.attempts + 1
         wait = self.policy.delay(attempt, retry_after, self.rng)
         now = time.time()
@@ -362,9 +411,9 @@ class Deliverer:
                 attempt,
                 error,
             )
-            return "dead"
+            return Outcome.DEAD
         self.rt.store.retry_later(delivery.id, at=now + wait, status=status, error=error)
-        return "retried"
+        return Outcome.RETRIED
 
 
 @dataclasses.dataclass(frozen=True)
