@@ -94,7 +94,7 @@ def postgres_url(postgres_server: str, request: pytest.FixtureRequest) -> str:
     return postgres.new_database(postgres_server, name)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def any_db_url(request: pytest.FixtureRequest, tmp_path: t.Any) -> str:
     """The same test on the embedded SQLite store and on PostgreSQL."""
     if request.param == "sqlite":
@@ -105,7 +105,7 @@ def any_db_url(request: pytest.FixtureRequest, tmp_path: t.Any) -> str:
 @pytest.fixture
 def make_app(sandbox_url: str, db_url: str) -> t.Callable[..., t.Any]:
     def make(**overrides: t.Any) -> t.Any:
-        settings = {"DATABASE_URL": db_url, **base_urls(sandbox_url)}
+        settings: dict[str, t.Any] = {"DATABASE_URL": db_url, **base_urls(sandbox_url)}
         settings["UPSTREAM_TIMEOUT"] = 2.0
         settings.update(overrides)
         return create_app(settings)

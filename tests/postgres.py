@@ -10,21 +10,16 @@ import contextlib
 import glob
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import typing as t
+
+from .servers import free_port
 
 
 def _bin() -> str | None:
     found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
     return os.path.dirname(found[-1]) if found else None
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @contextlib.contextmanager
@@ -43,7 +38,7 @@ def server() -> t.Iterator[str]:
     if as_root:
         shutil.chown(folder, "postgres", "postgres")
     data = os.path.join(folder, "data")
-    port = _free_port()
+    port = free_port()
     subprocess.run(
         [
             *run_as,

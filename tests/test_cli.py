@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import time
-import typing as t
 from pathlib import Path
 
 import httpx
@@ -15,6 +12,8 @@ import pytest
 from click.testing import CliRunner
 
 from connector.cli import cli
+
+from .servers import free_port, wait_until_up
 
 SCRIPT = Path(sys.executable).parent / "connector"
 
@@ -46,15 +45,9 @@ def test_bad_configuration_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> 
     assert "No store for database URL scheme 'mysql'" in result.output
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def test_serve_sandbox_answers_every_endpoint(tmp_path: Path) -> None:
     assert SCRIPT.exists(), "the connector console script is installed"
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("CONNECTOR_")}
     process = subprocess.Popen(
         [str(SCRIPT), "serve", "--sandbox", "--port", str(port)],
@@ -66,7 +59,7 @@ def test_serve_sandbox_answers_every_endpoint(tmp_path: Path) -> None:
     )
     try:
         base = f"http://127.0.0.1:{port}"
-        _wait_for(base + "/health", process)
+        wait_until_up(base + "/health", process, output=lambda: process.communicate()[0])
         headers = {"Authorization": "Bearer any-key-works"}
         with httpx.Client(base_url=base, headers=headers, timeout=10) as http:
             assert http.get("/health").json()["sandbox"] is True
@@ -83,16 +76,3 @@ def test_serve_sandbox_answers_every_endpoint(tmp_path: Path) -> None:
         output, _ = process.communicate(timeout=10)
     assert "SANDBOX MODE" in output
     assert (tmp_path / "connector.db").exists()
-
-
-def _wait_for(url: str, process: subprocess.Popen[t.Any]) -> None:
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"connector exited: {process.communicate()[0]}")
-        try:
-            if httpx.get(url, timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            time.sleep(0.1)
-    raise AssertionError("connector did not start in 20 s")

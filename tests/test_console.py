@@ -437,7 +437,9 @@ def test_no_console_page_shows_a_secret(console: Console, world: World) -> None:
     assert "/console/subscriptions/" + created["id"] in pages
 
 
-@pytest.mark.parametrize("store_url", ["sqlite", "postgresql"])
+@pytest.mark.parametrize(
+    "store_url", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
 def test_the_activity_logs_stay_bounded(
     store_url: str, request: pytest.FixtureRequest, tmp_path: t.Any
 ) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -24,6 +23,7 @@ from connector.sandbox import World
 from connector.serving import BackgroundServer
 
 from .receiver import Receiver
+from .servers import free_port, wait_until_up
 from .test_console import ADMIN_TOKEN, CONSOLE_SETTINGS, KEY
 
 if t.TYPE_CHECKING:
@@ -50,7 +50,10 @@ def _missing() -> str | None:
     return None
 
 
-pytestmark = pytest.mark.skipif(_missing() is not None, reason=_missing() or "")
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(_missing() is not None, reason=_missing() or ""),
+]
 
 
 @pytest.fixture(scope="module")
@@ -201,12 +204,6 @@ def test_the_api_reference_renders_offline(
     assert asked and all(url.startswith(server.url) for url in asked), "nothing from elsewhere"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def test_a_newcomer_posts_a_sandbox_video_and_sees_it_detected_and_delivered(
     page: Page, tmp_path: Path, shots: Path
 ) -> None:
@@ -214,7 +211,7 @@ def test_a_newcomer_posts_a_sandbox_video_and_sees_it_detected_and_delivered(
     with the printed token, post a video from the sandbox panel."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("CONNECTOR_")}
     process = subprocess.Popen(
-        [str(SCRIPT), "serve", "--sandbox", "--port", str(_free_port())],
+        [str(SCRIPT), "serve", "--sandbox", "--port", str(free_port())],
         cwd=tmp_path,
         env=env,
         stdout=subprocess.PIPE,
@@ -233,7 +230,7 @@ def test_a_newcomer_posts_a_sandbox_video_and_sees_it_detected_and_delivered(
         found = re.search(r"Operator console: (\S+) \(admin token for this run: (\S+)\)", printed)
         assert found, printed
         url, token = found[1], found[2]
-        _wait_until_up(url)
+        wait_until_up(url, any_status=True)
         page.goto(url)
         page.fill("#token", token)
         page.click("button[type=submit]")
@@ -249,14 +246,3 @@ def test_a_newcomer_posts_a_sandbox_video_and_sees_it_detected_and_delivered(
     finally:
         process.terminate()
         process.communicate(timeout=10)
-
-
-def _wait_until_up(url: str) -> None:
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(url, timeout=1)
-            return
-        except httpx.TransportError:
-            time.sleep(0.1)
-    raise AssertionError(f"{url} did not answer in 20 s")

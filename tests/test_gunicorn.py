@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import concurrent.futures
 import os
-import socket
 import subprocess
 import sys
-import time
 import typing as t
 from pathlib import Path
 
@@ -17,22 +15,19 @@ import pytest
 from connector.sandbox import World, base_urls
 
 from .conftest import KEY
+from .servers import free_port, wait_until_up
+
+pytestmark = pytest.mark.postgres
 
 GUNICORN = Path(sys.executable).parent / "gunicorn"
 PATH = "/v1/triggers/new-video"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture
 def gunicorn(postgres_url: str, sandbox_url: str, tmp_path: Path) -> t.Iterator[str]:
     if not GUNICORN.exists():
         pytest.skip("gunicorn is not installed (the [server] extra)")
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "CONNECTOR_DATABASE_URL": postgres_url,
@@ -57,14 +52,12 @@ def gunicorn(postgres_url: str, sandbox_url: str, tmp_path: Path) -> t.Iterator[
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            assert process.poll() is None, log.read_text() if log.exists() else ""
-            try:
-                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.2)
+        wait_until_up(
+            f"{base}/health",
+            process,
+            seconds=30,
+            output=lambda: log.read_text() if log.exists() else "",
+        )
         yield base
     finally:
         process.terminate()

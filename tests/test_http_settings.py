@@ -173,6 +173,7 @@ def n8n_send(client: httpx.Client, item: dict[str, t.Any], mode: str) -> httpx.R
     return client.request(params["method"], paste(client, params["url"]), json=body, headers=sent)
 
 
+@pytest.mark.node
 def test_n8n_poll_gives_a_sample_when_run_by_hand_and_polls_when_scheduled(
     bare: httpx.Client, world: World
 ) -> None:
@@ -192,6 +193,7 @@ def test_n8n_poll_gives_a_sample_when_run_by_hand_and_polls_when_scheduled(
     assert {r.body["requestSource"] for r in world.requests()} == {"N8N"}
 
 
+@pytest.mark.node
 def test_n8n_actions_work_with_the_header_auth_credential(bare: httpx.Client) -> None:
     for key in ("get_video", "get_profile"):
         response = n8n_send(bare, SETTINGS["n8n"][key], "production")

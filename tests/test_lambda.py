@@ -82,6 +82,7 @@ def decoded(response: dict[str, t.Any]) -> t.Any:
     return json.loads(body)
 
 
+@pytest.mark.postgres
 def test_zappas_handler_serves_http_and_scheduled_events_on_postgres(
     postgres_url: str,
     sandbox_url: str,

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
 import typing as t
 
 import httpx
@@ -17,18 +15,13 @@ from connector.errors import ConfigError
 from connector.sandbox import World
 
 from .conftest import KEY
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from .servers import free_port, wait_until_up
 
 
 def test_connector_serve_writes_one_access_line_per_request(tmp_path: t.Any) -> None:
     """`connector serve` as people run it (waitress): each line once, not also through the
     root logger that waitress's serve() sets up."""
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("CONNECTOR_")}
     env.update(
         CONNECTOR_DATABASE_URL=f"sqlite:///{tmp_path / 'connector.db'}",
@@ -40,15 +33,7 @@ def test_connector_serve_writes_one_access_line_per_request(tmp_path: t.Any) -> 
     )
     try:
         url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert server.poll() is None and time.monotonic() < deadline, "no server"
-            time.sleep(0.1)
+        wait_until_up(f"{url}/health", server, seconds=30)
         response = httpx.get(
             f"{url}/v1/auth/test",
             headers={"Authorization": f"Bearer {KEY}", "X-Request-Id": "one-line-please"},

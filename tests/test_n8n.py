@@ -109,6 +109,7 @@ def test_the_action_node_does_not_call_itself_a_trigger() -> None:
     assert "usableAsTool: true," in text
 
 
+@pytest.mark.node
 @needs_node
 @needs_packages
 def test_polling_trigger_and_actions_run_against_a_live_connector(
@@ -166,6 +167,7 @@ def test_polling_trigger_and_actions_run_against_a_live_connector(
     assert sources == {"N8N"}
 
 
+@pytest.mark.node
 @needs_node
 @needs_packages
 def test_instant_trigger_subscribes_verifies_deliveries_and_unsubscribes(
@@ -307,6 +309,7 @@ def test_workflow_templates_are_importable(path: pathlib.Path) -> None:
     assert len(triggers) == 1
 
 
+@pytest.mark.node
 @needs_node
 @pytest.mark.parametrize("mode", ["test", "production"])
 def test_the_polling_template_sends_the_workflow_id_and_a_sample_flag(mode: str) -> None:
@@ -342,6 +345,7 @@ def _lint(package: pathlib.Path) -> dict[str, t.Any]:
     return t.cast(dict[str, t.Any], json.loads(result.stdout))
 
 
+@pytest.mark.node
 @needs_node
 @needs_packages
 def test_the_package_passes_n8ns_lint() -> None:
@@ -359,6 +363,7 @@ def test_the_package_passes_n8ns_lint() -> None:
     assert len([f for f in report["source"]["files"] if f.endswith(".ts")]) == 4
 
 
+@pytest.mark.node
 @needs_node
 @needs_packages
 def test_n8ns_lint_finds_what_it_looks_for(tmp_path: pathlib.Path) -> None:

@@ -253,7 +253,8 @@ def test_settings_come_from_the_environment(
         json={"handle": "creator"},
         headers={"Authorization": "Bearer tok-b"},
     )
-    assert response.status_code == 200 and response.json["provider"] == "byhandle"
+    assert response.status_code == 200 and response.json is not None
+    assert response.json["provider"] == "byhandle"
     assert world.requests("byhandle-user")[0].body == {"userHandle": "creator"}
 
 
@@ -391,6 +392,7 @@ def test_auth_test_works_for_every_provider(
         assert response.json()["provider"] == provider
 
 
+@pytest.mark.postgres
 def test_apidirects_limit_holds_across_workers_sharing_postgres(
     postgres_url: str, make_app: t.Any, world: World
 ) -> None:

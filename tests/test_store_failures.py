@@ -99,7 +99,7 @@ def disk_full(path: str) -> t.Iterator[None]:
     connect = SQLiteStore._connect
 
     def capped(self: SQLiteStore) -> t.Any:
-        conn = connect(self)
+        conn: t.Any = connect(self)  # contextlib.closing: the connection is its .thing
         conn.thing.execute(f"PRAGMA max_page_count = {pages}")
         return conn
 
@@ -151,6 +151,7 @@ def _tenant() -> str:
 def read_only(path: str) -> t.Iterator[None]:
     """Make the database file refuse writes for real. Root ignores file modes, so as root
     the file is made immutable (chattr +i), which binds root too."""
+    undo: t.Callable[[], object]
     if os.geteuid() != 0:
         mode = os.stat(path).st_mode
         os.chmod(path, 0o444)
@@ -185,6 +186,7 @@ def test_a_read_only_store_says_so_in_answers_and_health(
 # -- PostgreSQL ----------------------------------------------------------------------------
 
 
+@pytest.mark.postgres
 def test_a_read_only_postgres_says_so(postgres_url: str) -> None:
     import psycopg
 

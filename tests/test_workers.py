@@ -20,6 +20,8 @@ from connector.serving import BackgroundServer
 from .conftest import KEY
 from .receiver import Receiver
 
+pytestmark = pytest.mark.postgres
+
 SCRIPT = Path(sys.executable).parent / "connector"
 SECRET_KEY = "workers-test-secret-key-7c1a5e9f3b28d04"
 HANDLES = [f"worker.handle{i}" for i in range(12)]

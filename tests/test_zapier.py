@@ -20,11 +20,14 @@ ROOT = pathlib.Path(__file__).parent.parent
 APP_DIR = ROOT / "zapier_schema"
 SCRIPTS = pathlib.Path(__file__).parent / "zapier"
 
-pytestmark = pytest.mark.skipif(
-    shutil.which("node") is None
-    or not (APP_DIR / "node_modules" / "zapier-platform-core").is_dir(),
-    reason="Zapier's npm packages are not installed: npm install --prefix zapier_schema",
-)
+pytestmark = [
+    pytest.mark.node,
+    pytest.mark.skipif(
+        shutil.which("node") is None
+        or not (APP_DIR / "node_modules" / "zapier-platform-core").is_dir(),
+        reason="Zapier's npm packages are not installed: npm install --prefix zapier_schema",
+    ),
+]
 
 
 def node(script: str, env: dict[str, str] | None = None) -> t.Any:
