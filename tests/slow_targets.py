@@ -51,7 +51,7 @@ class SlowTargets:
 
     @property
     def url(self) -> str:
-        host, port = self._server.server_address[:2]
+        host, port = t.cast(tuple[str, int], self._server.server_address[:2])
         return f"http://{host}:{port}"
 
     @property

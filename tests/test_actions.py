@@ -119,7 +119,7 @@ UPSTREAM_ERRORS = [
     (502, 502, "upstream_unavailable"),
     (503, 429, "rate_limited"),
 ]
-CALLS = {
+CALLS: dict[str, tuple[str, dict[str, t.Any]]] = {
     "video": (
         "/v1/actions/get-video",
         {"url": "https://www.tiktok.com/@a/video/7321234567890123456"},

@@ -181,10 +181,10 @@ def test_the_get_trigger_refuses_unknown_parameters_as_the_post_form_does(
     assert live.get("/v1/triggers/new-video", params=params).status_code == 200
     # An unknown input is refused even empty, which a known one may be (it means absent).
     for empty in ("", None):
-        post = live.post("/v1/triggers/new-video", json={**params, "colour": empty})
-        assert error(post, 400, "invalid_input")["details"] == {"colour": ["Unknown field."]}
-    get = live.get("/v1/triggers/new-video", params={**params, "colour": ""})
-    assert error(get, 400, "invalid_input")["details"] == {"colour": ["Unknown field."]}
+        posted = live.post("/v1/triggers/new-video", json={**params, "colour": empty})
+        assert error(posted, 400, "invalid_input")["details"] == {"colour": ["Unknown field."]}
+    got = live.get("/v1/triggers/new-video", params={**params, "colour": ""})
+    assert error(got, 400, "invalid_input")["details"] == {"colour": ["Unknown field."]}
 
 
 def test_the_get_trigger_reads_empty_parameters_as_absent_as_the_post_form_does(

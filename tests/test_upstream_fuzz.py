@@ -73,7 +73,7 @@ def _aweme(video_id: str, created: int) -> dict[str, t.Any]:
     }
 
 
-FEED = {
+FEED: dict[str, t.Any] = {
     "aweme_list": [
         _aweme("7460293617584139566", 1736092800),
         _aweme("7460293617584139555", 1736000000),

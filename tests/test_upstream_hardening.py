@@ -65,7 +65,7 @@ def logged() -> t.Iterator[list[logging.LogRecord]]:
     """What the connector logs (its loggers do not propagate to pytest's capture)."""
     records: list[logging.LogRecord] = []
     handler = logging.Handler(logging.DEBUG)
-    handler.emit = records.append  # type: ignore[method-assign]
+    handler.emit = records.append  # type: ignore[method-assign,assignment]
     logger = logging.getLogger("connector")
     logger.addHandler(handler)
     yield records

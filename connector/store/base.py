@@ -328,5 +328,13 @@ class Store:
         """Return when the store answers; raise :class:`StoreUnavailable` otherwise."""
         raise NotImplementedError
 
+    def migrate(self) -> int:
+        """Apply the schema migrations not applied yet, once however many workers start
+        together; applying them again changes nothing.
+
+        :return: the schema version the store is at.
+        """
+        raise NotImplementedError
+
     def close(self) -> None:
         """Release connections; the store is not used afterwards."""
