@@ -81,14 +81,15 @@ def run_cycle(rt: Runtime, *, deliverer: Deliverer | None = None) -> CycleReport
 
     with concurrent.futures.ThreadPoolExecutor(width, thread_name_prefix="poll") as pool:
         try:
-            # Claim only what there is room to read now, so that workers running cycles at
-            # once share the work (a claimed handle waits for no other worker).
+            # Claim a batch whenever a reader is free: at most a batch waits for a reader,
+            # so that workers running cycles at once share the work, and claims (each a
+            # write transaction) stay few.
             while keys := store.claim_watches(
                 owner,
                 now=started,
                 lease=lease,
                 min_gap=rt.settings.poll_min_gap,
-                limit=min(rt.settings.poll_batch, width - len(running)),
+                limit=rt.settings.poll_batch,
                 is_stale=is_stale,
             ):
                 if by_watch is None:
@@ -205,7 +206,14 @@ def _poll_handle(
     read = read_handle(provider, rt.store, [s.feed for s in watchers], max_pages=settings.max_pages)
     report.skipped += read.skipped
     now = time.time()
+    listed = [v["id"] for v in read.videos]
     for subscription in watchers:
+        # Mostly nothing is new: a read says so without taking the store's write lock.
+        state, known = rt.store.peek(subscription.feed, listed)
+        if state is not None and all(
+            v["id"] in known or v["created_at_timestamp"] <= state.floor for v in read.videos
+        ):
+            continue
         with rt.store.feed(subscription.feed) as tx:
             if tx.state is None:
                 continue  # unsubscribed since the cycle began
