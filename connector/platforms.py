@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 
-# The requestSource enum the provider of seeds 000/002/003 documents.
+# The requestSource enum that DumplingAI's API reference documents.
 REQUEST_SOURCES: tuple[str, ...] = (
     "API",
     "WEB",

@@ -42,7 +42,7 @@ def test_get_video_by_url_returns_every_normalized_field(live: httpx.Client, wor
     assert body["comment_count"] == video.comments
     assert body["share_count"] == video.shares
     assert body["save_count"] == video.saves
-    assert body["download_count"] is None  # seed 000 has no download count
+    assert body["download_count"] is None  # the get-tiktok-video example has no download count
     assert body["hashtags"] == video.hashtags
     assert body["music_id"] == video.music_id
     assert body["music_original"] is video.music_original

@@ -1,4 +1,5 @@
-"""Golden tests: each seed's example response, served by the sandbox, becomes exactly this."""
+"""Golden tests: each example response of the providers' API documentation, served by the
+sandbox, becomes exactly this."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ def assert_fields(actual: dict[str, t.Any], expected: dict[str, t.Any]) -> None:
         assert type(actual[field]) is type(value), field
 
 
-def test_seed_000_dumplingai_video(live: httpx.Client, world: World) -> None:
+def test_dumplingai_get_video_example_becomes_this_record(live: httpx.Client, world: World) -> None:
     url = "https://www.tiktok.com/@username/video/7321234567890123456"
     assert_fields(
         call(live, "dumplingai", "/v1/actions/get-video", {"url": url}),
@@ -61,7 +62,7 @@ def test_seed_000_dumplingai_video(live: httpx.Client, world: World) -> None:
     )
 
 
-def test_seed_002_dumplingai_profile_videos(live: httpx.Client) -> None:
+def test_dumplingai_profile_videos_example_becomes_these_records(live: httpx.Client) -> None:
     items = call(
         live, "dumplingai", "/v1/triggers/new-video", {"handle": "stoolpresidente", "sample": True}
     )
@@ -102,7 +103,7 @@ def test_seed_002_dumplingai_profile_videos(live: httpx.Client) -> None:
     )
 
 
-def test_seed_003_dumplingai_profile(live: httpx.Client) -> None:
+def test_dumplingai_get_profile_example_becomes_this_record(live: httpx.Client) -> None:
     assert_fields(
         call(live, "dumplingai", "/v1/actions/get-profile", {"handle": "@stoolpresidente"}),
         {
@@ -136,7 +137,9 @@ def test_seed_003_dumplingai_profile(live: httpx.Client) -> None:
         {"url": "https://www.tiktok.com/@tiktok/video/7516594811734854943"},
     ],
 )
-def test_seed_001_apidirect_video(live: httpx.Client, world: World, body: dict[str, str]) -> None:
+def test_apidirect_video_details_example_becomes_this_record(
+    live: httpx.Client, world: World, body: dict[str, str]
+) -> None:
     assert_fields(
         call(live, "apidirect", "/v1/actions/get-video", body),
         {
@@ -175,7 +178,7 @@ def test_seed_001_apidirect_video(live: httpx.Client, world: World, body: dict[s
     assert world.requests("apidirect-video")[-1].body == {"video_id": "7516594811734854943"}
 
 
-def test_seed_004_byhandle_profile(live: httpx.Client) -> None:
+def test_byhandle_user_example_becomes_this_record(live: httpx.Client) -> None:
     assert_fields(
         call(live, "byhandle", "/v1/actions/get-profile", {"handle": "stoolpresidente"}),
         {
@@ -202,7 +205,7 @@ def test_seed_004_byhandle_profile(live: httpx.Client) -> None:
     )
 
 
-def test_seed_004_byhandle_video(live: httpx.Client) -> None:
+def test_byhandle_video_example_becomes_this_record(live: httpx.Client) -> None:
     url = "https://www.tiktok.com/@StoolPresidente/video/7460293617584139566?lang=en"
     assert_fields(
         call(live, "byhandle", "/v1/actions/get-video", {"url": url}),

@@ -2,8 +2,8 @@
 ``upstream_invalid_response``; no other exception leaves the provider layer.
 
 Each provider method is called as in production (``send_json`` decoding a real HTTP body,
-served by an ``httpx.MockTransport``) with random JSON and with the seeds' documented answers
-mutated at random paths into hostile values.
+served by an ``httpx.MockTransport``) with random JSON and with the providers' documented
+example answers mutated at random paths into hostile values.
 """
 
 from __future__ import annotations
@@ -35,7 +35,8 @@ TEXT_LIMIT = 100_000
 
 
 def _aweme(video_id: str, created: int) -> dict[str, t.Any]:
-    """A full app-feed item, every mapped field present (the seed's item has fewer)."""
+    """A full app-feed item, every mapped field present (the documented example's item has
+    fewer)."""
     return {
         "aweme_id": video_id,
         "desc": "A video #one #two",
@@ -98,7 +99,7 @@ def _byhandle(client: httpx.Client) -> Provider:
 
 LONG_LINK = "https://www.tiktok.com/@stoolpresidente/video/7460293617584139566"
 
-# name -> (seed answer, provider factory, the call)
+# name -> (the documented example answer, provider factory, the call)
 TARGETS: dict[str, tuple[t.Any, t.Callable[[httpx.Client], Provider], t.Callable[..., t.Any]]] = {
     "dumplingai-video": (
         seeds.DUMPLINGAI_VIDEO,
@@ -204,7 +205,7 @@ def _replace(doc: t.Any, path: tuple[t.Any, ...], value: t.Any) -> t.Any:
 
 @st.composite
 def mutated(draw: st.DrawFn, seed: t.Any) -> t.Any:
-    """The seed answer with one to four values (anywhere, the whole answer included) replaced
+    """The example answer with one to four values (anywhere, the whole answer included) replaced
     by hostile ones."""
     doc = copy.deepcopy(seed)
     paths = list(_paths(seed))
@@ -295,7 +296,7 @@ def _fuzz(target: str, per_provider: int) -> None:
 
 
 @pytest.mark.parametrize("target", TARGETS)
-def test_the_seed_answers_map_to_sane_records(target: str) -> None:
+def test_the_documented_example_answers_map_to_sane_records(target: str) -> None:
     seed = TARGETS[target][0]
     result = _call(target, json.dumps(seed).encode())
     assert result is not None

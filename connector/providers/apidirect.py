@@ -1,4 +1,4 @@
-"""API Direct: TikTok video details by URL or id (seed 001).
+"""API Direct: TikTok video details by URL or id (its TikTok Video Details API).
 
 ``GET /v1/tiktok/video`` with exactly one of ``url`` or ``video_id``; ``X-API-Key``; the
 answer is ``{"video": {...}}`` with flat fields. A missing video is 404 with
@@ -38,6 +38,9 @@ _ENDPOINT = "/v1/tiktok/video"
 
 
 class APIDirectProvider(Provider):
+    """Videos from API Direct's TikTok Video Details API, by URL or id, at most 3 calls at
+    a time per key (see the module docstring); no profiles or feeds."""
+
     name = "apidirect"
     label = "API Direct"
     capabilities = frozenset(

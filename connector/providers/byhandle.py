@@ -1,4 +1,5 @@
-"""TikTok By-Handle API: a user, and a video by its author's handle and id (seed 004).
+"""TikTok By-Handle API: a user, and a video by its author's handle and id (per its
+reference).
 
 ``GET /user/:userHandle`` and ``GET /video/:userHandle/:videoId`` with ``x-api-key``. It
 sits behind AWS API Gateway, whose API-key check answers 403 ``{"message": "Forbidden"}``
@@ -40,6 +41,9 @@ _PROFILE = ProfileSchema()
 
 
 class ByHandleProvider(Provider):
+    """Profiles, and videos by their author's handle and id, from the TikTok By-Handle API
+    (behind AWS API Gateway: a refused key is 403); no feeds, no short links or bare ids."""
+
     name = "byhandle"
     label = "TikTok By-Handle API"
     capabilities = frozenset({Capability.PROFILE, Capability.VIDEO_BY_HANDLE_AND_ID})

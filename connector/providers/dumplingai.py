@@ -1,4 +1,5 @@
-"""DumplingAI: get video, profile and profile videos (seeds 000, 002, 003).
+"""DumplingAI: get video, profile and profile videos (DumplingAI's API reference:
+get-tiktok-video, get-tiktok-profile, get-tiktok-profile-videos).
 
 Bearer key; every body carries ``requestSource``. Errors come as ``{"error": "..."}``
 with 400, 401, 403 (out of credits), 404, 500, 502 and 503 (rate limited).
@@ -41,6 +42,9 @@ _PROFILE = ProfileSchema()
 
 
 class DumplingAIProvider(Provider):
+    """Every capability, from DumplingAI's TikTok endpoints: the default provider, and the
+    only one that lists a profile's videos (which the new-video trigger needs)."""
+
     name = "dumplingai"
     label = "DumplingAI"
     default_base_url = "https://app.dumplingai.com"

@@ -1,4 +1,5 @@
-"""The built-in sandbox upstream: a real HTTP app answering as the seed documents say.
+"""The built-in sandbox upstream: a real HTTP app answering as the providers' public
+API documentation says.
 
 ``connector serve --sandbox`` runs it beside the connector so that every endpoint works
 with no key and no network; tests run it as a real server on 127.0.0.1.

@@ -1,10 +1,10 @@
-"""API Direct's video endpoint (seed 001), answered from the world.
+"""API Direct's video endpoint (its TikTok Video Details API), answered from the world.
 
 ``GET /v1/tiktok/video`` with exactly one of ``url`` or ``video_id`` and ``X-API-Key``.
-The seed documents the 404 ``code: "not_found"`` and a limit of 3 simultaneous requests
+Its documentation gives the 404 ``code: "not_found"`` and a limit of 3 simultaneous requests
 per endpoint per key; past it this emulator answers 429 ``code: "rate_limited"``. Other
-error bodies follow the same ``{"code", "message"}`` form (an assumption: the seed shows
-only the code of the 404).
+error bodies follow the same ``{"code", "message"}`` form (an assumption: the documentation
+shows only the code of the 404).
 """
 
 from __future__ import annotations

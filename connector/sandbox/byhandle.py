@@ -1,9 +1,10 @@
-"""The By-Handle API (seed 004), answered from the world, under its ``/dev/tiktok`` stage.
+"""The TikTok By-Handle API, answered from the world, under its ``/dev/tiktok`` stage.
 
 ``GET /user/:userHandle`` and ``GET /video/:userHandle/:videoId`` with ``x-api-key``. As
 behind AWS API Gateway: a missing or unknown key is 403 ``{"message": "Forbidden"}``,
 throttling is 429 ``{"message": "Too Many Requests"}``; a missing user or video is 404
-``{"message": ...}`` (the seed documents shapes only, not errors).
+``{"message": ...}`` (its reference documents shapes only,
+not errors).
 """
 
 from __future__ import annotations

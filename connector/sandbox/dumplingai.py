@@ -1,9 +1,9 @@
-"""DumplingAI's three TikTok endpoints (seeds 000, 002, 003), answered from the world.
+"""DumplingAI's three TikTok endpoints, answered from the world.
 
-Request handling follows the seeds: Bearer key (401 "API key is invalid or missing."),
-JSON body (400 "Invalid JSON in request body"), required parameter (400 "'x' parameter is
-required and must be a non-empty string."), then the lookup (404), with the documented
-bodies. Keys starting ``sk_invalid`` are refused (401) and ``sk_no_credits`` are out of
+Request handling follows DumplingAI's API reference: Bearer key (401 "API key is invalid or
+missing."), JSON body (400 "Invalid JSON in request body"), required parameter (400 "'x'
+parameter is required and must be a non-empty string."), then the lookup (404), with the
+documented bodies. Keys starting ``sk_invalid`` are refused (401) and ``sk_no_credits`` are out of
 credits (403). Scripted faults answer any documented status instead.
 """
 
@@ -21,7 +21,7 @@ from .world import CDN, SandboxProfile, SandboxVideo, now_ms
 
 blp = Blueprint("sandbox_dumplingai", __name__, url_prefix="/api/v1")
 
-# The seeds' error bodies, by endpoint and status.
+# The API reference's error bodies, by endpoint and status.
 _MESSAGES: dict[str, dict[int, str]] = {
     "video": {
         400: "The video service could not process the provided URL.",
@@ -194,7 +194,7 @@ def get_tiktok_profile_videos() -> Response:
 
 
 def _web_item(video: SandboxVideo, profile: SandboxProfile) -> dict[str, t.Any]:
-    """The get-tiktok-video body, as seed 000 shows it."""
+    """The get-tiktok-video body, as the API reference's example shows it."""
     return {
         "id": video.id,
         "desc": video.description,
@@ -251,7 +251,8 @@ def _web_item(video: SandboxVideo, profile: SandboxProfile) -> dict[str, t.Any]:
 
 
 def _aweme(video: SandboxVideo, profile: SandboxProfile) -> dict[str, t.Any]:
-    """One ``aweme_list`` item: seed 002's fields plus the app feed's usual extras."""
+    """One ``aweme_list`` item: the get-tiktok-profile-videos example's fields plus the app
+    feed's usual extras."""
     return {
         "aweme_id": video.id,
         "desc": video.description,
@@ -286,7 +287,7 @@ def _aweme(video: SandboxVideo, profile: SandboxProfile) -> dict[str, t.Any]:
 
 
 def _profile_body(profile: SandboxProfile) -> dict[str, t.Any]:
-    """The get-tiktok-profile body, as seed 003 shows it."""
+    """The get-tiktok-profile body, as the API reference's example shows it."""
     avatar = f"{CDN}/avatar/{profile.user_id}"
     return {
         "user": {

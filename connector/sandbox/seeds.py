@@ -1,7 +1,8 @@
-"""The providers' documented example responses, served verbatim for the seeds' own inputs.
+"""The example responses of the providers' public API documentation, served verbatim for the
+examples' own inputs.
 
-Golden tests check that each becomes the expected normalized record. Seed 004 documents
-types only; its instances here fill those types with plausible values.
+Golden tests check that each becomes the expected normalized record. The TikTok By-Handle
+API's reference gives types only; its instances here fill those types with plausible values.
 """
 
 from __future__ import annotations
@@ -10,7 +11,8 @@ import typing as t
 
 SEED_HANDLE = "stoolpresidente"
 
-# Seed 000: POST /api/v1/get-tiktok-video for a URL with this id.
+# DumplingAI's API reference, get-tiktok-video: POST /api/v1/get-tiktok-video for a URL
+# with this id.
 DUMPLINGAI_VIDEO_ID = "7321234567890123456"
 DUMPLINGAI_VIDEO: dict[str, t.Any] = {
     "id": "7321234567890123456",
@@ -67,7 +69,8 @@ DUMPLINGAI_VIDEO: dict[str, t.Any] = {
     "shareEnabled": True,
 }
 
-# Seed 002: POST /api/v1/get-tiktok-profile-videos for SEED_HANDLE, first page.
+# DumplingAI's API reference, get-tiktok-profile-videos: POST /api/v1/get-tiktok-profile-videos for
+# SEED_HANDLE, first page.
 DUMPLINGAI_PROFILE_VIDEOS: dict[str, t.Any] = {
     "aweme_list": [
         {
@@ -91,7 +94,8 @@ DUMPLINGAI_PROFILE_VIDEOS: dict[str, t.Any] = {
     "extra": {"now": 1736179200000},
 }
 
-# Seed 003: POST /api/v1/get-tiktok-profile for SEED_HANDLE (the example's comments dropped).
+# DumplingAI's API reference, get-tiktok-profile: POST /api/v1/get-tiktok-profile for
+# SEED_HANDLE (the example's comments dropped).
 DUMPLINGAI_PROFILE: dict[str, t.Any] = {
     "user": {
         "id": "6659752019493208069",
@@ -146,7 +150,8 @@ DUMPLINGAI_PROFILE: dict[str, t.Any] = {
     "itemList": [],
 }
 
-# Seed 001: GET /v1/tiktok/video for this id (or its URL).
+# API Direct's TikTok Video Details API documentation: GET /v1/tiktok/video for this id
+# (or its URL).
 APIDIRECT_VIDEO_ID = "7516594811734854943"
 APIDIRECT_VIDEO: dict[str, t.Any] = {
     "video": {
@@ -190,7 +195,8 @@ APIDIRECT_VIDEO: dict[str, t.Any] = {
     }
 }
 
-# Seed 004: GET /user/SEED_HANDLE and GET /video/SEED_HANDLE/BYHANDLE_VIDEO_ID.
+# The TikTok By-Handle API's reference: GET /user/SEED_HANDLE and
+# GET /video/SEED_HANDLE/BYHANDLE_VIDEO_ID.
 _BYHANDLE_USER: dict[str, t.Any] = {
     "id": "6659752019493208069",
     "nickname": "Dave Portnoy",

@@ -68,7 +68,7 @@ class Fault:
     """A scripted upstream failure, used ``times`` times by matching requests."""
 
     endpoint: str = "*"  # "video", "profile", "profile-videos" or "*"
-    status: int | None = None  # an error status answered with the seed's message
+    status: int | None = None  # an error status answered with the documented message
     error: str | None = None  # overrides that message
     delay: float = 0.0  # seconds to wait before answering (timeouts)
     malformed: str | None = None  # "json": not JSON; "shape": JSON of the wrong shape
