@@ -32,6 +32,10 @@ def _setting(default: t.Any, *, minimum: float | None = None, secret: bool = Fal
 
 @dataclasses.dataclass(frozen=True)
 class Settings:
+    """Every setting, typed, with its default; :meth:`load` reads each field from
+    ``CONNECTOR_<NAME>`` in the environment or ``<NAME>`` in the mapping given to
+    ``create_app``."""
+
     # Where feeds and seen video ids live: sqlite:///relative/or/absolute/path, or (with the
     # [postgres] extra) postgresql://...
     database_url: str = "sqlite:///connector.db"

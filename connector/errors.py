@@ -96,6 +96,8 @@ class RequestTooLarge(ConnectorError):
 
 
 class NotFound(ConnectorError):
+    """What the request names does not exist (a subscription, a dead letter, a video...)."""
+
     status_code = 404
     code = "not_found"
 
@@ -180,6 +182,8 @@ class ProviderOutOfCredits(ProviderError):
 
 
 class ProviderNotFound(ProviderError, NotFound):
+    """Upstream has no such video or account."""
+
     status_code = 404
     code = "not_found"
 
@@ -199,6 +203,9 @@ class ProviderRateLimited(ProviderError):
 
 
 class ProviderUnavailable(ProviderError):
+    """Upstream failed (a 5xx it does not document as something else) or could not be
+    reached; another provider may answer."""
+
     code = "upstream_unavailable"
 
 
@@ -209,6 +216,8 @@ class ProviderInvalidResponse(ProviderError):
 
 
 class ProviderTimeout(ProviderError):
+    """Upstream did not answer within the call's deadline."""
+
     status_code = 504
     code = "upstream_timeout"
 

@@ -59,6 +59,9 @@ def _free_slot(conn: psycopg.Connection[t.Any], lock: int, limit: int) -> int | 
 
 
 class PostgresStore(SQLStore):
+    """The store on PostgreSQL (the ``[postgres]`` extra), shared by several workers and
+    machines: feeds are locked with advisory locks, claims with row locks."""
+
     backend = "postgresql"
     FOR_UPDATE = "FOR UPDATE"
     SKIP_LOCKED = "FOR UPDATE SKIP LOCKED"

@@ -40,6 +40,8 @@ def path_from_url(url: str) -> str:
 
 
 class SQLiteStore(SQLStore):
+    """The embedded store in one SQLite file, for one machine's processes."""
+
     backend = "sqlite"
     MIGRATIONS = MIGRATIONS
 
