@@ -55,3 +55,14 @@ def test_a_claim_takes_only_its_limit_and_frees_a_gone_workers_handles(store: St
         "c", now=100.0, lease=500.0, min_gap=0.0, limit=10, is_stale=lambda o: o == "gone"
     )
     assert sorted(map(str, freed)) == sorted(map(str, held))
+
+
+def test_release_watches_releases_only_the_owners_claims_in_one_call(store: Store) -> None:
+    for index in range(4):
+        add(store, subscription(f"sub_{index}", handle=f"h{index}"))
+    mine = store.claim_watches("a", now=100.0, lease=500.0, min_gap=0.0, limit=2)
+    theirs = store.claim_watches("b", now=100.0, lease=500.0, min_gap=0.0, limit=2)
+    store.release_watches("a", [(key, 150.0) for key in [*mine, *theirs]])
+    # Released at 150, mine are due again once the gap has passed; theirs stay claimed.
+    again = store.claim_watches("c", now=200.0, lease=500.0, min_gap=40.0, limit=10)
+    assert sorted(map(str, again)) == sorted(map(str, mine))

@@ -68,16 +68,24 @@ def run_cycle(rt: Runtime, *, deliverer: Deliverer | None = None) -> CycleReport
     width = rt.settings.poll_concurrency
     gates: dict[str, threading.BoundedSemaphore] = {}
     by_watch: dict[WatchKey, list[Subscription]] | None = None
-    running: set[concurrent.futures.Future[CycleReport]] = set()
+    running: dict[concurrent.futures.Future[tuple[CycleReport, float]], WatchKey] = {}
 
-    def settle(done: t.Iterable[concurrent.futures.Future[CycleReport]]) -> None:
-        for future in done:
-            running.discard(future)
-            part = future.result()
-            report.watched += part.watched
-            report.failed += part.failed
-            report.skipped += part.skipped
-            report.queued += part.queued
+    def settle(done: t.Iterable[concurrent.futures.Future[tuple[CycleReport, float]]]) -> None:
+        # Claims are released here, by this one thread, a batch at a time: readers then
+        # write only when they queue something, and meet no release at SQLite's write lock.
+        # One transaction releases every claim read since the last one.
+        polls: list[tuple[WatchKey, float]] = []
+        try:
+            for future in done:
+                key = running.pop(future)
+                part, polled_at = future.result()
+                polls.append((key, polled_at))
+                report.watched += part.watched
+                report.failed += part.failed
+                report.skipped += part.skipped
+                report.queued += part.queued
+        finally:
+            store.release_watches(owner, polls)
 
     with concurrent.futures.ThreadPoolExecutor(width, thread_name_prefix="poll") as pool:
         try:
@@ -99,7 +107,7 @@ def run_cycle(rt: Runtime, *, deliverer: Deliverer | None = None) -> CycleReport
                 for key in keys:
                     watchers = by_watch.get(key) or _watchers(rt, key)
                     gate = _gate(rt, gates, key, width)
-                    running.add(pool.submit(_poll_watch, rt, key, watchers, owner, gate))
+                    running[pool.submit(_poll_watch, rt, key, watchers, gate)] = key
                 if len(running) >= width:
                     done, _ = concurrent.futures.wait(
                         running, return_when=concurrent.futures.FIRST_COMPLETED
@@ -135,14 +143,10 @@ def _gate(
 
 
 def _poll_watch(
-    rt: Runtime,
-    key: WatchKey,
-    watchers: list[Subscription],
-    owner: str,
-    gate: threading.BoundedSemaphore,
-) -> CycleReport:
-    """Read one claimed handle and release its claim; what it found, as a report of its own
-    (a failure is logged and counted here, never raised)."""
+    rt: Runtime, key: WatchKey, watchers: list[Subscription], gate: threading.BoundedSemaphore
+) -> tuple[CycleReport, float]:
+    """Read one claimed handle: what it found, as a report of its own (a failure is logged
+    and counted here, never raised), and when the poll ended."""
     part = CycleReport(watched=1)
     secrets: set[str] = set()
     try:
@@ -175,9 +179,7 @@ def _poll_watch(
             type(exc).__name__,
             trace,
         )
-    finally:
-        rt.store.release_watch(key, owner, polled_at=time.time())
-    return part
+    return part, time.time()
 
 
 def _watchers(rt: Runtime, key: WatchKey) -> list[Subscription]:

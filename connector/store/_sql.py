@@ -488,11 +488,16 @@ class SQLStore(Store):
             return [WatchKey(*row) for row in rows]
 
     def release_watch(self, key: WatchKey, owner: str, *, polled_at: float) -> None:
+        self.release_watches(owner, [(key, polled_at)])
+
+    def release_watches(self, owner: str, polls: t.Sequence[tuple[WatchKey, float]]) -> None:
+        if not polls:
+            return
         with self._transaction() as sql:
-            sql.run(
+            sql.many(
                 "UPDATE watches SET last_polled_at = ?, claimed_by = NULL, claimed_until = NULL"
                 " WHERE tenant = ? AND provider = ? AND handle = ? AND claimed_by = ?",
-                (polled_at, key.tenant, key.provider, key.handle, owner),
+                [(at, key.tenant, key.provider, key.handle, owner) for key, at in polls],
             )
 
     # -- outbox -----------------------------------------------------------------------------

@@ -281,6 +281,12 @@ class Store:
         """Record the poll (successful or not) and release the claim."""
         raise NotImplementedError
 
+    def release_watches(self, owner: str, polls: t.Sequence[tuple[WatchKey, float]]) -> None:
+        """:meth:`release_watch` for several (key, polled_at) pairs, in one transaction where
+        the backend allows it (a claim another owner holds now is left alone)."""
+        for key, polled_at in polls:
+            self.release_watch(key, owner, polled_at=polled_at)
+
     # -- outbox -------------------------------------------------------------------------------
 
     def next_deliveries(self, now: float, subscription_id: str | None = None) -> list[Delivery]:
