@@ -128,9 +128,9 @@ def subscribe(base: str, target: str, handles: t.Iterable[str]) -> None:
             list(pool.map(one, handles))
 
 
-def timed_cycles(env: dict[str, str], processes: int) -> float:
+def timed_cycles(env: dict[str, str], processes: int) -> tuple[float, float]:
     """Wall time of ``processes`` poll cycles started at once (each a fresh process that
-    builds the app first; only the cycle itself is timed)."""
+    builds the app first; only the cycle itself is timed), and the CPU time they used."""
     procs = [
         subprocess.Popen(
             [sys.executable, __file__, "_cycle"], env=env, stdout=subprocess.PIPE, text=True
@@ -138,7 +138,8 @@ def timed_cycles(env: dict[str, str], processes: int) -> float:
         for _ in range(processes)
     ]
     spans = [json.loads(p.communicate()[0].strip().splitlines()[-1]) for p in procs]
-    return max(s["end"] for s in spans) - min(s["start"] for s in spans)
+    wall = max(s["end"] for s in spans) - min(s["start"] for s in spans)
+    return wall, sum(s["cpu"] for s in spans)
 
 
 def _cycle() -> None:
@@ -147,9 +148,10 @@ def _cycle() -> None:
     from connector.hooks.poller import run_cycle
 
     app = create_app()
-    start = time.time()
+    start, cpu = time.time(), time.process_time()
     report = run_cycle(app.extensions["connector"])
-    print(json.dumps({"start": start, "end": time.time(), **report.as_dict()}))
+    done = {"start": start, "end": time.time(), "cpu": time.process_time() - cpu}
+    print(json.dumps({**done, **report.as_dict()}))
 
 
 def poll_cycle(
@@ -163,9 +165,17 @@ def poll_cycle(
         have = size
         timed_cycles(env, 1)  # first reads set each new watch's baseline
         _latency(upstream, LATENCY)
-        seconds = timed_cycles(env, processes)
+        seconds, cpu = timed_cycles(env, processes)
         limit = size * LATENCY / 10
-        rows.append({"handles": size, "seconds": seconds, "limit": limit, "ratio": seconds / limit})
+        rows.append(
+            {
+                "handles": size,
+                "seconds": seconds,
+                "limit": limit,
+                "ratio": seconds / limit,
+                "cpu_seconds": cpu,  # the connector's own, all processes together
+            }
+        )
     _latency(upstream, 0.0)
     return rows
 
@@ -322,6 +332,14 @@ def main() -> None:
         results["poll_cycle_sqlite"] = poll_cycle(upstream, env, base, target, sizes, 1)
         results["trigger_20"] = trigger_throughput(upstream, base, 20, 3 if opts.quick else 6)
         results["trigger_50"] = trigger_throughput(upstream, base, 50, 3 if opts.quick else 4)
+        with process(
+            [CONNECTOR, "serve", "--port", str(wide := _free_port()), "--threads", "32"],
+            env,
+            f"http://127.0.0.1:{wide}/health",
+        ):
+            results["trigger_20_threads32"] = trigger_throughput(
+                upstream, f"http://127.0.0.1:{wide}", 20, 3 if opts.quick else 6
+            )
         results["action"] = action_overhead(upstream, base, 20 if opts.quick else 40)
         results["seen_ids_sqlite"] = seen_ids_cost(
             f"sqlite:///{folder}/seen.db", 50 if opts.quick else 150
@@ -368,12 +386,17 @@ def table(r: dict[str, t.Any]) -> str:
         for row in r.get(key, []):
             lines.append(
                 f"| poll cycle, {row['handles']} handles, {label} | {row['seconds']:.2f} s"
+                f" ({row['cpu_seconds']:.2f} s CPU)"
                 f" | {row['limit']:.2f} s | {row['ratio']:.2f}× (goal ≤ 1.2×) |"
             )
-    for key in ("trigger_20", "trigger_50"):
+    for key, server in (
+        ("trigger_20", "`connector serve`"),
+        ("trigger_50", "`connector serve`"),
+        ("trigger_20_threads32", "`connector serve --threads 32`"),
+    ):
         row = r[key]
         lines.append(
-            f"| trigger endpoint, {row['callers']} callers, `connector serve` |"
+            f"| trigger endpoint, {row['callers']} callers, {server} |"
             f" {row['req_per_s']:.0f} req/s, p50 {row['p50_ms']:.0f} ms, p99 {row['p99_ms']:.0f} ms"
             f" ({row['errors']} errors) | {row['limit']:.0f} req/s"
             f" | {row['ratio']:.2f}× (goal ≥ 0.8×), p99/p50 {row['p99_over_p50']:.1f} (goal ≤ 2) |"

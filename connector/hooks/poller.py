@@ -67,6 +67,7 @@ def run_cycle(rt: Runtime, *, deliverer: Deliverer | None = None) -> CycleReport
     lease = rt.settings.upstream_timeout * (rt.poll_settings.max_pages + 1) + 60
     width = rt.settings.poll_concurrency
     gates: dict[str, threading.BoundedSemaphore] = {}
+    tenant_keys: dict[str, bytes | None] = {}
     by_watch: dict[WatchKey, list[Subscription]] | None = None
     running: dict[concurrent.futures.Future[tuple[CycleReport, float]], WatchKey] = {}
 
@@ -107,7 +108,8 @@ def run_cycle(rt: Runtime, *, deliverer: Deliverer | None = None) -> CycleReport
                 for key in keys:
                     watchers = by_watch.get(key) or _watchers(rt, key)
                     gate = _gate(rt, gates, key, width)
-                    running[pool.submit(_poll_watch, rt, key, watchers, gate)] = key
+                    reader = pool.submit(_poll_watch, rt, key, watchers, gate, tenant_keys)
+                    running[reader] = key
                 if len(running) >= width:
                     done, _ = concurrent.futures.wait(
                         running, return_when=concurrent.futures.FIRST_COMPLETED
@@ -143,7 +145,11 @@ def _gate(
 
 
 def _poll_watch(
-    rt: Runtime, key: WatchKey, watchers: list[Subscription], gate: threading.BoundedSemaphore
+    rt: Runtime,
+    key: WatchKey,
+    watchers: list[Subscription],
+    gate: threading.BoundedSemaphore,
+    tenant_keys: dict[str, bytes | None],
 ) -> tuple[CycleReport, float]:
     """Read one claimed handle: what it found, as a report of its own (a failure is logged
     and counted here, never raised), and when the poll ended."""
@@ -151,7 +157,7 @@ def _poll_watch(
     secrets: set[str] = set()
     try:
         with gate:
-            _poll_handle(rt, watchers, part, secrets)
+            _poll_handle(rt, watchers, part, secrets, tenant_keys)
     except ConnectorError as exc:
         # Upstream text may quote the subscriber's key: neither the log nor the
         # watch's last error (shown in the console) may carry it.
@@ -188,14 +194,22 @@ def _watchers(rt: Runtime, key: WatchKey) -> list[Subscription]:
 
 
 def _poll_handle(
-    rt: Runtime, watchers: list[Subscription], report: CycleReport, secrets: set[str]
+    rt: Runtime,
+    watchers: list[Subscription],
+    report: CycleReport,
+    secrets: set[str],
+    tenant_keys: dict[str, bytes | None] | None = None,
 ) -> None:
     """Read one handle for every subscription watching it; counts into ``report`` what was
-    queued and skipped, and adds to ``secrets`` the keys it used (to redact from logs)."""
+    queued and skipped, and adds to ``secrets`` the keys it used (to redact from logs).
+    ``tenant_keys`` keeps the sealed keys read in this cycle, one store read per tenant."""
     if not watchers:
         return
     first = watchers[0]
-    sealed = rt.store.tenant_key(first.tenant)
+    tenant_keys = {} if tenant_keys is None else tenant_keys
+    if first.tenant not in tenant_keys:
+        tenant_keys[first.tenant] = rt.store.tenant_key(first.tenant)
+    sealed = tenant_keys[first.tenant]
     if sealed is None:
         return
     bearer = rt.sealer.open(sealed, f"tenant:{first.tenant}")
