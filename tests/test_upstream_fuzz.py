@@ -27,7 +27,7 @@ from connector.providers.apidirect import APIDirectProvider
 from connector.providers.base import Provider, VideoPage
 from connector.providers.byhandle import ByHandleProvider
 from connector.providers.dumplingai import DumplingAIProvider
-from connector.sandbox import seeds
+from connector.sandbox import examples
 
 EARLIEST = 1_388_534_400  # 2014-01-01
 IDS = ("id", "author_id", "music_id")
@@ -102,20 +102,20 @@ LONG_LINK = "https://www.tiktok.com/@stoolpresidente/video/7460293617584139566"
 # name -> (the documented example answer, provider factory, the call)
 TARGETS: dict[str, tuple[t.Any, t.Callable[[httpx.Client], Provider], t.Callable[..., t.Any]]] = {
     "dumplingai-video": (
-        seeds.DUMPLINGAI_VIDEO,
+        examples.DUMPLINGAI_VIDEO,
         _dumplingai,
         lambda p: p.get_video(parse_video_link(LONG_LINK)),
     ),
-    "dumplingai-profile": (seeds.DUMPLINGAI_PROFILE, _dumplingai, lambda p: p.get_profile("h")),
+    "dumplingai-profile": (examples.DUMPLINGAI_PROFILE, _dumplingai, lambda p: p.get_profile("h")),
     "dumplingai-feed": (FEED, _dumplingai, lambda p: p.list_videos("h")),
     "apidirect-video": (
-        seeds.APIDIRECT_VIDEO,
+        examples.APIDIRECT_VIDEO,
         _apidirect,
-        lambda p: p.get_video(ref_from_id(seeds.APIDIRECT_VIDEO_ID)),
+        lambda p: p.get_video(ref_from_id(examples.APIDIRECT_VIDEO_ID)),
     ),
-    "byhandle-profile": (seeds.BYHANDLE_USER, _byhandle, lambda p: p.get_profile("h")),
+    "byhandle-profile": (examples.BYHANDLE_USER, _byhandle, lambda p: p.get_profile("h")),
     "byhandle-video": (
-        seeds.BYHANDLE_VIDEO,
+        examples.BYHANDLE_VIDEO,
         _byhandle,
         lambda p: p.get_video(parse_video_link(LONG_LINK)),
     ),
@@ -316,7 +316,7 @@ def test_hostile_json_is_mapped_or_refused_long(target: str) -> None:
 
 # What the attacker run sent, by hand: each is refused as upstream_invalid_response (502).
 def _video_with(**changes: t.Any) -> bytes:
-    return json.dumps({**seeds.DUMPLINGAI_VIDEO, **changes}).encode()
+    return json.dumps({**examples.DUMPLINGAI_VIDEO, **changes}).encode()
 
 
 @pytest.mark.parametrize(
@@ -366,7 +366,7 @@ def test_sane_values_are_still_mapped() -> None:
     record = _call("dumplingai-video", _video_with(desc="bad \ud800 text\x00"))
     assert record["description"] == "bad ? text"
     # An account with no known creation time (TikTok sends 0) keeps its other fields.
-    profile = copy.deepcopy(seeds.DUMPLINGAI_PROFILE)
+    profile = copy.deepcopy(examples.DUMPLINGAI_PROFILE)
     profile["user"]["createTime"] = 0
     assert _call("dumplingai-profile", json.dumps(profile).encode())["created_at"] is None
 
@@ -390,7 +390,7 @@ def test_one_malformed_feed_item_is_skipped_and_a_wholly_bad_page_refused(
 
 def test_a_request_that_cannot_be_encoded_is_a_provider_error() -> None:
     """What no header or body can carry is refused before anything is sent."""
-    with _serve(json.dumps(seeds.DUMPLINGAI_PROFILE).encode()) as client:
+    with _serve(json.dumps(examples.DUMPLINGAI_PROFILE).encode()) as client:
         unusable_key = DumplingAIProvider(client, api_key="clé", request_source="API")
         with pytest.raises(ProviderAuthFailed):
             unusable_key.get_profile("h")

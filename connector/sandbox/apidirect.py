@@ -14,7 +14,7 @@ import typing as t
 
 from flask import Blueprint, Response, request
 
-from . import seeds
+from . import examples
 from ._common import json_response, play_fault, received, world
 from .world import CDN, SandboxProfile, SandboxVideo
 
@@ -75,8 +75,8 @@ def video() -> Response:
             return _error(400, _MESSAGES[400])
         if url is not None and len(url) > 500:
             return _error(400, "url must be at most 500 characters.")
-        if seeds.APIDIRECT_VIDEO_ID in (video_id, *(url or "").split("/")):
-            return json_response(seeds.APIDIRECT_VIDEO)
+        if examples.APIDIRECT_VIDEO_ID in (video_id, *(url or "").split("/")):
+            return json_response(examples.APIDIRECT_VIDEO)
         w = world()
         if video_id is not None:
             if not video_id.isdigit():

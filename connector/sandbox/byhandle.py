@@ -13,7 +13,7 @@ import typing as t
 
 from flask import Blueprint, Response, request
 
-from . import seeds
+from . import examples
 from ._common import json_response, play_fault, received, world
 from .world import CDN, SandboxProfile, SandboxVideo
 
@@ -59,8 +59,8 @@ def user(handle: str) -> Response:
         refused = _refused()
         if refused is not None:
             return refused
-        if handle.lower() == seeds.SEED_HANDLE:
-            return json_response(seeds.BYHANDLE_USER)
+        if handle.lower() == examples.EXAMPLE_HANDLE:
+            return json_response(examples.BYHANDLE_USER)
         profile = world().profile(handle)
         if profile is None:
             return _error(404, f"User {handle} not found")
@@ -85,8 +85,8 @@ def video(handle: str, video_id: str) -> Response:
         refused = _refused()
         if refused is not None:
             return refused
-        if handle.lower() == seeds.SEED_HANDLE and video_id == seeds.BYHANDLE_VIDEO_ID:
-            return json_response(seeds.BYHANDLE_VIDEO)
+        if handle.lower() == examples.EXAMPLE_HANDLE and video_id == examples.BYHANDLE_VIDEO_ID:
+            return json_response(examples.BYHANDLE_VIDEO)
         w = world()
         found = w.video_for(video_id, handle) if video_id.isdigit() else None
         if found is None or found.handle != handle.lower():

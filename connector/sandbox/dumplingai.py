@@ -14,9 +14,9 @@ import typing as t
 
 from flask import Blueprint, Response, json, request
 
-from . import seeds
+from . import examples
 from ._common import json_response, play_fault, received, world
-from .seeds import DUMPLINGAI_VIDEO_ID
+from .examples import DUMPLINGAI_VIDEO_ID
 from .world import CDN, SandboxProfile, SandboxVideo, now_ms
 
 blp = Blueprint("sandbox_dumplingai", __name__, url_prefix="/api/v1")
@@ -136,7 +136,7 @@ def get_tiktok_video() -> Response:
     def answer(body: dict[str, t.Any], url: str) -> Response:
         w = world()
         if DUMPLINGAI_VIDEO_ID in url:
-            return _ok(seeds.DUMPLINGAI_VIDEO)
+            return _ok(examples.DUMPLINGAI_VIDEO)
         try:
             video = w.resolve_link(url)
         except ValueError:
@@ -153,8 +153,8 @@ def get_tiktok_video() -> Response:
 @blp.post("/get-tiktok-profile")
 def get_tiktok_profile() -> Response:
     def answer(body: dict[str, t.Any], handle: str) -> Response:
-        if handle.lower() == seeds.SEED_HANDLE:
-            return _ok(seeds.DUMPLINGAI_PROFILE)
+        if handle.lower() == examples.EXAMPLE_HANDLE:
+            return _ok(examples.DUMPLINGAI_PROFILE)
         profile = world().profile(handle.lstrip("@"))
         if profile is None:
             return _error(404, f"TikTok profile not found for handle: {handle}")
@@ -166,10 +166,10 @@ def get_tiktok_profile() -> Response:
 @blp.post("/get-tiktok-profile-videos")
 def get_tiktok_profile_videos() -> Response:
     def answer(body: dict[str, t.Any], handle: str) -> Response:
-        if handle.lower() == seeds.SEED_HANDLE:
+        if handle.lower() == examples.EXAMPLE_HANDLE:
             first = _cursor(body) is None
             return _ok(
-                seeds.DUMPLINGAI_PROFILE_VIDEOS if first else {"aweme_list": [], "has_more": 0}
+                examples.DUMPLINGAI_PROFILE_VIDEOS if first else {"aweme_list": [], "has_more": 0}
             )
         w = world()
         profile = w.profile(handle.lstrip("@"))

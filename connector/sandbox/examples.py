@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import typing as t
 
-SEED_HANDLE = "stoolpresidente"
+EXAMPLE_HANDLE = "stoolpresidente"
 
 # DumplingAI's API reference, get-tiktok-video: POST /api/v1/get-tiktok-video for a URL
 # with this id.
@@ -70,7 +70,7 @@ DUMPLINGAI_VIDEO: dict[str, t.Any] = {
 }
 
 # DumplingAI's API reference, get-tiktok-profile-videos: POST /api/v1/get-tiktok-profile-videos for
-# SEED_HANDLE, first page.
+# EXAMPLE_HANDLE, first page.
 DUMPLINGAI_PROFILE_VIDEOS: dict[str, t.Any] = {
     "aweme_list": [
         {
@@ -95,7 +95,7 @@ DUMPLINGAI_PROFILE_VIDEOS: dict[str, t.Any] = {
 }
 
 # DumplingAI's API reference, get-tiktok-profile: POST /api/v1/get-tiktok-profile for
-# SEED_HANDLE (the example's comments dropped).
+# EXAMPLE_HANDLE (the example's comments dropped).
 DUMPLINGAI_PROFILE: dict[str, t.Any] = {
     "user": {
         "id": "6659752019493208069",
@@ -195,8 +195,8 @@ APIDIRECT_VIDEO: dict[str, t.Any] = {
     }
 }
 
-# The TikTok By-Handle API's reference: GET /user/SEED_HANDLE and
-# GET /video/SEED_HANDLE/BYHANDLE_VIDEO_ID.
+# The TikTok By-Handle API's reference: GET /user/EXAMPLE_HANDLE and
+# GET /video/EXAMPLE_HANDLE/BYHANDLE_VIDEO_ID.
 _BYHANDLE_USER: dict[str, t.Any] = {
     "id": "6659752019493208069",
     "nickname": "Dave Portnoy",
