@@ -37,6 +37,8 @@ class Received:
 
 
 class ConsoleState:
+    """The console's in-memory state for one process (``app.extensions["console"]``)."""
+
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self._failures: collections.deque[float] = collections.deque()

@@ -30,6 +30,8 @@ _SHORT_URL = re.compile(
 
 @dataclasses.dataclass
 class SandboxVideo:
+    """A video in the sandbox world; each emulated provider answers it in its own shape."""
+
     id: str
     handle: str
     create_time: int
@@ -50,6 +52,8 @@ class SandboxVideo:
 
 @dataclasses.dataclass
 class SandboxProfile:
+    """An account in the sandbox world, with its videos newest first."""
+
     handle: str
     user_id: str
     nickname: str
@@ -89,6 +93,8 @@ class Fault:
 
 @dataclasses.dataclass
 class RecordedRequest:
+    """A request the sandbox upstream received, for tests to check what the connector sent."""
+
     endpoint: str
     body: t.Any
     authorization: str | None
