@@ -175,12 +175,15 @@ def test_a_read_only_store_says_so_in_answers_and_health(
     with serve() as http:
         assert poll(http).json() == []
         with read_only(db_url.removeprefix("sqlite:///")):
+            # An idle poll only reads, so it still answers; one that must record says why not.
+            assert poll(http).json() == []
+            video = world.post_video("creator")
             response = poll(http)
             error(response, 503, "store_read_only")
             assert response.headers["Retry-After"] == "60"
             error(http.get("/health"), 503, "store_read_only")
         assert http.get("/health").json()["status"] == "ok"
-        assert poll(http).json() == []
+        assert [v["id"] for v in poll(http).json()] == [video.id]
 
 
 # -- PostgreSQL ----------------------------------------------------------------------------
