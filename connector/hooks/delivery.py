@@ -112,8 +112,8 @@ class RetryPolicy:
     :param first_retry: seconds before the first retry; each later one waits twice as long.
     :param max_delay: the longest wait between two attempts, ``Retry-After`` included.
     :param max_age: seconds after the delivery was queued beyond which it is not retried.
-    :param client_error_attempts: attempts before a non-transient answer (a 4xx other than
-        408, 410 and 429) dead-letters the delivery.
+    :param client_error_attempts: attempts before a refusal (any answer :func:`classify`
+        calls :attr:`Verdict.REFUSED`, such as a 400 or a redirect) dead-letters the delivery.
     """
 
     first_retry: float = 10.0
