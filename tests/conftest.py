@@ -147,6 +147,17 @@ def receiver_server() -> t.Iterator[tuple[Receiver, BackgroundServer]]:
         yield receiver, server
 
 
+@pytest.fixture
+def receiver(receiver_server: tuple[Receiver, BackgroundServer]) -> Receiver:
+    """The module's receiver, emptied: nothing received, scripted or expected yet."""
+    receiver, _ = receiver_server
+    with receiver.lock:
+        receiver.received.clear()
+        receiver.scripts.clear()
+        receiver.secrets.clear()
+    return receiver
+
+
 def scheduled_event(rule: str) -> dict[str, t.Any]:
     """An EventBridge scheduled event, as Lambda receives it for the rule named ``rule``."""
     return {

@@ -100,16 +100,6 @@ def visible(html: str) -> str:
     return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html)).strip()
 
 
-@pytest.fixture
-def receiver(receiver_server: tuple[Receiver, BackgroundServer]) -> Receiver:
-    receiver, _ = receiver_server
-    with receiver.lock:
-        receiver.received.clear()
-        receiver.scripts.clear()
-        receiver.secrets.clear()
-    return receiver
-
-
 @contextlib.contextmanager
 def serve_console(
     make_app: t.Callable[..., t.Any],

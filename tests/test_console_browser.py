@@ -87,16 +87,6 @@ def page(browser: Browser) -> t.Iterator[Page]:
         context.close()
 
 
-@pytest.fixture
-def receiver(receiver_server: tuple[Receiver, BackgroundServer]) -> Receiver:
-    receiver, _ = receiver_server
-    with receiver.lock:
-        receiver.received.clear()
-        receiver.scripts.clear()
-        receiver.secrets.clear()
-    return receiver
-
-
 def sign_in(page: Page, base: str, token: str) -> None:
     page.goto(base + "/console/")
     page.fill("#token", token)

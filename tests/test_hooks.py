@@ -29,16 +29,6 @@ HOOK_SETTINGS = {
 
 
 @pytest.fixture
-def receiver(receiver_server: tuple[Receiver, BackgroundServer]) -> Receiver:
-    receiver, _ = receiver_server
-    with receiver.lock:
-        receiver.received.clear()
-        receiver.scripts.clear()
-        receiver.secrets.clear()
-    return receiver
-
-
-@pytest.fixture
 def hook_app(make_app: t.Any) -> t.Any:
     return make_app(**HOOK_SETTINGS)
 

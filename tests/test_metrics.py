@@ -47,16 +47,6 @@ def total(samples: Samples, name: str, **labels: str) -> float:
 
 
 @pytest.fixture
-def receiver(receiver_server: tuple[Receiver, BackgroundServer]) -> Receiver:
-    receiver, _ = receiver_server
-    with receiver.lock:
-        receiver.received.clear()
-        receiver.scripts.clear()
-        receiver.secrets.clear()
-    return receiver
-
-
-@pytest.fixture
 def console(
     make_app: t.Callable[..., t.Any],
     receiver: Receiver,

@@ -26,15 +26,6 @@ NEW = "new-secret-key-9a2f7c1e04b86d53f0ce"
 SETTINGS = {"ALLOW_PRIVATE_TARGETS": True, "POLL_MIN_GAP": 0, "DELIVERY_FIRST_RETRY": 0.01}
 
 
-@pytest.fixture
-def receiver(receiver_server: tuple[Receiver, BackgroundServer]) -> Receiver:
-    receiver, _ = receiver_server
-    with receiver.lock:
-        receiver.received.clear()
-        receiver.scripts.clear()
-    return receiver
-
-
 def subscribe(app: t.Any, receiver: Receiver, root: str, path: str) -> dict[str, t.Any]:
     response = app.test_client().post(
         "/v1/hooks",

@@ -168,6 +168,25 @@ def _wait_until_seen(app: t.Any, feed: FeedKey, video_id: str) -> None:
     raise AssertionError("the connector never recorded the dropped poll")
 
 
+def _a_video_whose_answer_was_dropped(
+    app: t.Any,
+    world: World,
+    url: str,
+    http: httpx.Client,
+    body: dict[str, t.Any],
+    feed: FeedKey,
+) -> t.Any:
+    """Start ``feed`` with a baseline, post a video, and lose the poll's answer that the
+    connector committed it in (the client gave up while upstream was slow)."""
+    assert http.post(PATH, json=body).json() == []
+    video = world.post_video("creator")
+    world.latency["profile-videos"] = 1.0
+    _drop_answer(url, body)
+    _wait_until_seen(app, feed, video.id)
+    world.latency.clear()
+    return video
+
+
 def test_a_dropped_answer_is_recovered_for_a_platform_that_dedups_by_id(
     app: t.Any, world: World
 ) -> None:
@@ -179,12 +198,7 @@ def test_a_dropped_answer_is_recovered_for_a_platform_that_dedups_by_id(
     feed = FeedKey(tenant_for(KEY), "ZAPIER", "987", "creator")
     headers = {"Authorization": f"Bearer {KEY}", "X-Request-Source": "ZAPIER"}
     with BackgroundServer(app) as server, httpx.Client(base_url=server.url, headers=headers) as zap:
-        assert zap.post(PATH, json=body).json() == []
-        video = world.post_video("creator")
-        world.latency["profile-videos"] = 1.0
-        _drop_answer(server.url, body)
-        _wait_until_seen(app, feed, video.id)
-        world.latency.clear()
+        video = _a_video_whose_answer_was_dropped(app, world, server.url, zap, body, feed)
         later = world.post_video("creator")
         for _ in range(3):
             for item in zap.post(PATH, json=body).json():
@@ -201,12 +215,7 @@ def test_a_dropped_answer_is_not_repeated_for_a_caller_without_dedup(
     feed = FeedKey(tenant_for(KEY), "ZAPIER", "curl", "creator")
     headers = {"Authorization": f"Bearer {KEY}", "X-Request-Source": "ZAPIER"}
     with BackgroundServer(app) as server, httpx.Client(base_url=server.url, headers=headers) as cli:
-        assert cli.post(PATH, json=body).json() == []
-        video = world.post_video("creator")
-        world.latency["profile-videos"] = 1.0
-        _drop_answer(server.url, body)
-        _wait_until_seen(app, feed, video.id)
-        world.latency.clear()
+        _a_video_whose_answer_was_dropped(app, world, server.url, cli, body, feed)
         assert cli.post(PATH, json=body).json() == []  # at most once: lost with the answer
 
 

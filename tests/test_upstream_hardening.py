@@ -51,16 +51,6 @@ HOSTILE_ITEMS = [
 
 
 @pytest.fixture
-def receiver(receiver_server: tuple[Receiver, BackgroundServer]) -> Receiver:
-    receiver, _ = receiver_server
-    with receiver.lock:
-        receiver.received.clear()
-        receiver.scripts.clear()
-        receiver.secrets.clear()
-    return receiver
-
-
-@pytest.fixture
 def logged() -> t.Iterator[list[logging.LogRecord]]:
     """What the connector logs (its loggers do not propagate to pytest's capture)."""
     records: list[logging.LogRecord] = []

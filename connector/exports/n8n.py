@@ -326,27 +326,46 @@ _POLL = """\
 """
 
 
-def trigger_node(manifest: Manifest) -> str:
-    trigger = next(op for op in manifest["triggers"] if op["type"] == "polling")
-    description = {
-        "displayName": f"{manifest['label']} Connector Trigger",
-        "name": NODE_NAMES[TRIGGER_NODE],
+def _trigger_description(
+    manifest: Manifest,
+    trigger: dict[str, t.Any],
+    node: str,
+    suffix: str,
+    **kind: t.Any,
+) -> dict[str, t.Any]:
+    """A trigger node's description; ``kind`` is what makes it polling or webhook-driven."""
+    return {
+        "displayName": f"{manifest['label']} {suffix}",
+        "name": NODE_NAMES[node],
         "icon": ICON_PROPERTY,
         "group": ["trigger"],
         "version": 1,
         "description": _text(trigger["description"]),
         "subtitle": trigger["label"],
         "defaults": {"name": trigger["label"]},
-        "polling": True,
+        **({"polling": True} if kind.pop("polling", False) else {}),
         "inputs": [],
         "outputs": [MAIN],
         "credentials": [{"name": CREDENTIAL, "required": True}],
+        **kind,
         "properties": [_property(f) for f in trigger["input_fields"]],
     }
-    body_fields = ",\n      ".join(
+
+
+def _body_fields(trigger: dict[str, t.Any], *, indent: int) -> str:
+    """The trigger's inputs as JavaScript object entries read from the node's parameters."""
+    return (",\n" + " " * indent).join(
         f"{f['key']}: this.getNodeParameter({json.dumps(f['key'])})"
         for f in trigger["input_fields"]
     )
+
+
+def trigger_node(manifest: Manifest) -> str:
+    trigger = next(op for op in manifest["triggers"] if op["type"] == "polling")
+    description = _trigger_description(
+        manifest, trigger, TRIGGER_NODE, "Connector Trigger", polling=True
+    )
+    body_fields = _body_fields(trigger, indent=6)
     poll = _fill(
         _POLL,
         body_fields=body_fields,
@@ -517,19 +536,12 @@ _HOOK_METHODS = """\
 
 def instant_trigger_node(manifest: Manifest) -> str:
     trigger = next(op for op in manifest["triggers"] if op["type"] == "webhook")
-    description = {
-        "displayName": f"{manifest['label']} Connector Instant Trigger",
-        "name": NODE_NAMES[INSTANT_NODE],
-        "icon": ICON_PROPERTY,
-        "group": ["trigger"],
-        "version": 1,
-        "description": _text(trigger["description"]),
-        "subtitle": trigger["label"],
-        "defaults": {"name": trigger["label"]},
-        "inputs": [],
-        "outputs": [MAIN],
-        "credentials": [{"name": CREDENTIAL, "required": True}],
-        "webhooks": [
+    description = _trigger_description(
+        manifest,
+        trigger,
+        INSTANT_NODE,
+        "Connector Instant Trigger",
+        webhooks=[
             {
                 "name": "default",
                 "httpMethod": "POST",
@@ -537,12 +549,8 @@ def instant_trigger_node(manifest: Manifest) -> str:
                 "path": "webhook",
             }
         ],
-        "properties": [_property(f) for f in trigger["input_fields"]],
-    }
-    body_fields = ",\n            ".join(
-        f"{f['key']}: this.getNodeParameter({json.dumps(f['key'])})"
-        for f in trigger["input_fields"]
     )
+    body_fields = _body_fields(trigger, indent=12)
     methods = _fill(
         _HOOK_METHODS,
         subscribe_method=json.dumps(trigger["subscribe"]["method"]),
