@@ -16,7 +16,7 @@ from ..schemas import (
     ReplayedSchema,
     VideoSchema,
 )
-from ..schemas.fields import iso_utc
+from ..timestamps import iso_utc
 from ..triggers import new_video
 from .blueprint import Blueprint
 from .caller import current_caller, runtime

@@ -16,7 +16,7 @@ import typing as t
 from marshmallow import Schema, ValidationError
 
 from ..errors import ProviderInvalidResponse
-from ..schemas.fields import iso_utc
+from ..timestamps import iso_utc
 
 log = logging.getLogger("connector.providers")
 

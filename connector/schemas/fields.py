@@ -115,13 +115,6 @@ class PointInTime(fields.Field):
         return int(seconds)
 
 
-def iso_utc(timestamp: int | None) -> str | None:
-    """Unix seconds -> ``2024-01-01T00:00:00Z`` (None stays None)."""
-    if timestamp is None:
-        return None
-    return dt.datetime.fromtimestamp(timestamp, tz=dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 class NumericId(fields.String):
     """A TikTok id: digits, given as a string or (carelessly) as a JSON number."""
 
