@@ -15,7 +15,7 @@ from .errors import ConfigError, InvalidInput, NotConfigured
 from .metrics import Metrics
 from .platforms import tenant_for
 from .providers import PROVIDERS, ConcurrencyLimits, FailoverProvider, provider_class
-from .providers.limits import SlotLimiter
+from .providers.limits import PostgresSlots, SlotLimiter
 from .store import open_store
 from .transport import upstream_transport
 from .triggers.new_video import PollSettings
@@ -23,6 +23,7 @@ from .triggers.new_video import PollSettings
 if t.TYPE_CHECKING:
     from .providers import Provider
     from .store import Store
+    from .store.postgres import PostgresStore
 
 
 @dataclasses.dataclass(frozen=True)
@@ -77,10 +78,7 @@ class Runtime:
             recent_window=settings.recent_window,
             recent_max=settings.recent_max,
         )
-        # A store that can limit across workers (PostgreSQL) does; otherwise, per process.
-        self.limits: SlotLimiter = (
-            self.store if isinstance(self.store, SlotLimiter) else ConcurrencyLimits()
-        )
+        self.limits = self._limiter()
         try:
             self._sealer = self._open_sealer(settings)
         except BaseException:
@@ -88,6 +86,13 @@ class Runtime:
             raise
         self._clients: dict[str, httpx.Client] = {}
         self._lock = threading.Lock()
+
+    def _limiter(self) -> SlotLimiter:
+        """Upstream slots shared by every worker on the same PostgreSQL database; within
+        this process on SQLite, which one machine serves."""
+        if self.store.backend == "postgresql":
+            return PostgresSlots(t.cast("PostgresStore", self.store).pool)
+        return ConcurrencyLimits()
 
     def _open_sealer(self, settings: Settings) -> Sealer | None:
         """The sealer for the secret key, once the store's secrets are known to open with it

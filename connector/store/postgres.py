@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import time
 import typing as t
 
 import psycopg
@@ -20,7 +19,6 @@ import psycopg_pool
 
 from ..errors import (
     ConfigError,
-    ProviderRateLimited,
     StoreFull,
     StoreReadOnly,
     StoreUnavailable,
@@ -49,15 +47,6 @@ def _lock_id(name: str) -> int:
     return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
 
 
-def _free_slot(conn: psycopg.Connection[t.Any], lock: int, limit: int) -> int | None:
-    """Take the first free slot of ``lock`` on this connection's session, if any."""
-    for number in range(limit):
-        row = conn.execute("SELECT pg_try_advisory_lock(%s, %s)", (lock, number)).fetchone()
-        if row is not None and row[0]:
-            return number
-    return None
-
-
 class PostgresStore(SQLStore):
     """The store on PostgreSQL (the ``[postgres]`` extra), shared by several workers and
     machines: feeds are locked with advisory locks, claims with row locks."""
@@ -75,6 +64,7 @@ class PostgresStore(SQLStore):
         except psycopg.ProgrammingError as exc:
             raise ConfigError(f"Not a PostgreSQL URL: {exc}") from None
         self.busy_timeout = busy_timeout
+        # Public: the cross-worker provider limiter (PostgresSlots) shares these connections.
         self.pool = psycopg_pool.ConnectionPool(
             conninfo,
             min_size=1,
@@ -124,35 +114,6 @@ class PostgresStore(SQLStore):
             (read_only,) = sql.one("SHOW transaction_read_only")
         if read_only == "on":
             raise StoreReadOnly(READ_ONLY)
-
-    @contextlib.contextmanager
-    def hold(self, key: t.Hashable, limit: int, wait: float) -> t.Iterator[None]:
-        """Hold one of ``limit`` slots for ``key`` across every worker on this database.
-
-        A slot is a session advisory lock (key, slot number) on a pooled connection, kept
-        for the duration; a worker that dies loses its connection and so its slot.
-
-        :raises ProviderRateLimited: when no slot frees up within ``wait`` seconds.
-        """
-        lock = _lock_id(repr(key)) >> 32  # the two-int form takes 32-bit keys
-        deadline = time.monotonic() + wait
-        while True:
-            with self.pool.connection() as conn:
-                slot = _free_slot(conn, lock, limit)
-                conn.commit()
-                if slot is not None:
-                    try:
-                        yield
-                    finally:
-                        conn.execute("SELECT pg_advisory_unlock(%s, %s)", (lock, slot))
-                        conn.commit()
-                    return
-            if time.monotonic() >= deadline:
-                raise ProviderRateLimited(
-                    "Too many simultaneous requests for this upstream key; none finished in time.",
-                    retry_after=1,
-                )
-            time.sleep(0.05)
 
     def close(self) -> None:
         self.pool.close()
