@@ -85,6 +85,10 @@ class Settings:
     # Seconds before a watched handle is polled again, however many cycles run (several
     # workers, or cron and the scheduler at once, split the due handles between them).
     poll_min_gap: float = _setting(30.0, minimum=0)
+    # Longest wait, in seconds, between two polls of a watched handle that has shown nothing
+    # new for a long time (quiet handles are polled less often, see hooks/cadence.py); at most
+    # POLL_MIN_GAP polls every handle every POLL_MIN_GAP.
+    poll_max_delay: float = _setting(3600.0, minimum=0)
     # Watched handles a worker claims at a time within a cycle.
     poll_batch: int = _setting(10, minimum=1)
     # Watched handles one poll cycle reads upstream at once, per provider (fewer for a
