@@ -165,6 +165,16 @@ SCHEMA: tuple[str, ...] = (
         updated_at {float} NOT NULL
     );
     """,
+    # 7: quiet handles are polled less often (see hooks/cadence.py). A watch is due once
+    # gap_from (its last poll, later for a quiet handle; 0 for "now") is CONNECTOR_POLL_MIN_GAP
+    # old, so claiming stays one indexed range; active_at is when a poll last found new videos
+    # or the watch last gained a subscription. Existing watches stay due exactly as before.
+    """
+    ALTER TABLE watches ADD COLUMN gap_from {float} NOT NULL DEFAULT 0;
+    ALTER TABLE watches ADD COLUMN active_at {float};
+    UPDATE watches SET gap_from = last_polled_at WHERE last_polled_at IS NOT NULL;
+    CREATE INDEX watches_by_due ON watches (gap_from, tenant, provider, handle);
+    """,
 )
 
 
@@ -329,10 +339,15 @@ class SQLStore(Store):
                 ),
             )
             watch = subscription.watch
+            # A new subscriber counts as activity: a watch slowed down for quiet goes back to
+            # the base gap, counted from its last poll.
             sql.run(
-                "INSERT INTO watches (tenant, provider, handle) VALUES (?, ?, ?)"
-                " ON CONFLICT (tenant, provider, handle) DO NOTHING",
-                (watch.tenant, watch.provider, watch.handle),
+                "INSERT INTO watches (tenant, provider, handle, active_at) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (tenant, provider, handle) DO UPDATE"
+                " SET active_at = excluded.active_at, gap_from = CASE"
+                " WHEN watches.last_polled_at < watches.gap_from THEN watches.last_polled_at"
+                " ELSE watches.gap_from END",
+                (watch.tenant, watch.provider, watch.handle, now),
             )
             feed = SQLFeedTransaction(sql, subscription.feed, self.NO_LIMIT)
             feed.create(floor)
@@ -464,19 +479,18 @@ class SQLStore(Store):
             # Leases still running whose owner is known to be gone free their handles too.
             holders = sql.all(
                 "SELECT DISTINCT claimed_by FROM watches"
-                " WHERE claimed_by IS NOT NULL AND claimed_until >= ?"
-                " AND (last_polled_at IS NULL OR last_polled_at <= ?)",
+                " WHERE claimed_by IS NOT NULL AND claimed_until >= ? AND gap_from <= ?",
                 (now, due),
             )
             gone = [holder for (holder,) in holders if is_stale(holder)]
             or_gone = f" OR claimed_by IN ({', '.join('?' * len(gone))})" if gone else ""
             # The LIMIT is in SQL so that only the rows taken are locked: a worker claiming
-            # at the same moment skips these and finds the next ones.
+            # at the same moment skips these and finds the next ones. watches_by_due serves
+            # both the range and the order.
             rows = sql.all(
-                "SELECT tenant, provider, handle FROM watches"
-                " WHERE (last_polled_at IS NULL OR last_polled_at <= ?)"
+                "SELECT tenant, provider, handle FROM watches WHERE gap_from <= ?"
                 f" AND (claimed_by IS NULL OR claimed_until < ?{or_gone})"
-                " ORDER BY last_polled_at NULLS FIRST, tenant, provider, handle"
+                " ORDER BY gap_from, tenant, provider, handle"
                 f" LIMIT ? {self.SKIP_LOCKED}",
                 (due, now, *gone, limit),
             )
@@ -487,17 +501,61 @@ class SQLStore(Store):
             )
             return [WatchKey(*row) for row in rows]
 
-    def release_watch(self, key: WatchKey, owner: str, *, polled_at: float) -> None:
-        self.release_watches(owner, [(key, polled_at)])
+    def release_watch(
+        self,
+        key: WatchKey,
+        owner: str,
+        *,
+        polled_at: float,
+        found_new: bool = False,
+        failed: bool = False,
+        defer: t.Callable[[float], float] | None = None,
+    ) -> None:
+        self.release_watches(
+            owner,
+            [(key, polled_at)],
+            found_new=[key] if found_new else (),
+            failed=[key] if failed else (),
+            defer=defer,
+        )
 
-    def release_watches(self, owner: str, polls: t.Sequence[tuple[WatchKey, float]]) -> None:
+    def release_watches(
+        self,
+        owner: str,
+        polls: t.Sequence[tuple[WatchKey, float]],
+        *,
+        found_new: t.Collection[WatchKey] = (),
+        failed: t.Collection[WatchKey] = (),
+        defer: t.Callable[[float], float] | None = None,
+    ) -> None:
         if not polls:
             return
         with self._transaction() as sql:
+            changes = []
+            for key, at in polls:
+                where = (key.tenant, key.provider, key.handle, owner)
+                if key in failed:
+                    active, wait = None, 0.0
+                elif key in found_new:
+                    active, wait = at, defer(0.0) if defer else 0.0
+                else:
+                    row = sql.one(
+                        "SELECT active_at FROM watches"
+                        " WHERE tenant = ? AND provider = ? AND handle = ? AND claimed_by = ?",
+                        where,
+                    )
+                    if row is None:
+                        continue  # another owner's claim now
+                    active = at if row[0] is None else row[0]
+                    wait = defer(at - active) if defer else 0.0
+                changes.append((at, at + max(0.0, wait), active, *where))
+            # A failed poll keeps active_at (NULL here): it saw nothing, so it must not make
+            # the handle look quieter or busier than the last poll that worked.
             sql.many(
-                "UPDATE watches SET last_polled_at = ?, claimed_by = NULL, claimed_until = NULL"
+                "UPDATE watches SET last_polled_at = ?, gap_from = ?,"
+                " active_at = coalesce(?, active_at), claimed_by = NULL, claimed_until = NULL"
                 " WHERE tenant = ? AND provider = ? AND handle = ? AND claimed_by = ?",
-                [(at, key.tenant, key.provider, key.handle, owner) for key, at in polls],
+                changes,
             )
 
     # -- outbox -----------------------------------------------------------------------------

@@ -86,6 +86,7 @@ class WatchRow:
     handle: str
     subscriptions: int
     last_polled_at: float | None
+    gap_from: float  # due CONNECTOR_POLL_MIN_GAP after this (later than the last poll: slowed)
     polling_now: bool
     last_error: str | None
     last_error_at: float | None
@@ -145,6 +146,7 @@ WATCH_SORTS: dict[str, str] = {
     "handle": "w.handle",
     "tenant": "w.tenant",
     "last_poll": "w.last_polled_at",
+    "next_poll": "w.gap_from",
     "subscriptions": "subscriptions",
     "videos": "videos_seen",
     "error": "w.last_error_at",
@@ -254,10 +256,11 @@ class Activity:
             )
 
     def make_due(self, key: WatchKey) -> None:
-        """Let the next poll cycle read this watch whenever it was last polled."""
+        """Let the next poll cycle read this watch whenever it was last polled, however quiet
+        the handle (see hooks/cadence.py)."""
         with self._write() as sql:
             sql.run(
-                "UPDATE watches SET last_polled_at = NULL"
+                "UPDATE watches SET last_polled_at = NULL, gap_from = 0"
                 " WHERE tenant = ? AND provider = ? AND handle = ?",
                 (key.tenant, key.provider, key.handle),
             )
@@ -334,7 +337,7 @@ class Activity:
                 " (SELECT count(*) FROM subscriptions s WHERE s.tenant = w.tenant"
                 "  AND coalesce(s.provider, '') = w.provider AND s.handle = w.handle)"
                 "  AS subscriptions,"
-                " w.last_polled_at, w.claimed_until, w.last_error, w.last_error_at,"
+                " w.last_polled_at, w.claimed_until, w.last_error, w.last_error_at, w.gap_from,"
                 " (SELECT count(DISTINCT sv.video_id) FROM subscriptions s"
                 "  JOIN feeds f ON f.tenant = s.tenant AND f.platform = s.platform"
                 "  AND f.consumer = 'hook:' || s.id AND f.handle = s.handle"
@@ -353,10 +356,11 @@ class Activity:
                 handle=r[2],
                 subscriptions=int(r[3]),
                 last_polled_at=r[4],
+                gap_from=float(r[8]),
                 polling_now=r[5] is not None and r[5] > now,
                 last_error=r[6],
                 last_error_at=r[7],
-                videos_seen=int(r[8]),
+                videos_seen=int(r[9]),
             )
             for r in rows
         ]

@@ -271,21 +271,55 @@ class Store:
         limit: int = 1000,
         is_stale: t.Callable[[str], bool] = lambda owner: False,
     ) -> list[WatchKey]:
-        """Claim up to ``limit`` watches due for a poll: not polled for ``min_gap`` seconds and not
-        claimed by another worker (unless its claim expired or ``is_stale`` says that worker
-        is gone). Workers running cycles at once split the due watches; each is claimed by
-        one."""
+        """Claim up to ``limit`` watches due for a poll and not claimed by another worker
+        (unless its claim expired or ``is_stale`` says that worker is gone). A watch is due
+        ``min_gap`` seconds after its last poll, later when the release deferred it (a quiet
+        handle, see :meth:`release_watches`), or at once when it was never polled. Workers
+        running cycles at once split the due watches; each is claimed by one."""
         raise NotImplementedError
 
-    def release_watch(self, key: WatchKey, owner: str, *, polled_at: float) -> None:
-        """Record the poll (successful or not) and release the claim."""
+    def release_watch(
+        self,
+        key: WatchKey,
+        owner: str,
+        *,
+        polled_at: float,
+        found_new: bool = False,
+        failed: bool = False,
+        defer: t.Callable[[float], float] | None = None,
+    ) -> None:
+        """:meth:`release_watches` for one poll."""
         raise NotImplementedError
 
-    def release_watches(self, owner: str, polls: t.Sequence[tuple[WatchKey, float]]) -> None:
-        """:meth:`release_watch` for several (key, polled_at) pairs, in one transaction where
-        the backend allows it (a claim another owner holds now is left alone)."""
+    def release_watches(
+        self,
+        owner: str,
+        polls: t.Sequence[tuple[WatchKey, float]],
+        *,
+        found_new: t.Collection[WatchKey] = (),
+        failed: t.Collection[WatchKey] = (),
+        defer: t.Callable[[float], float] | None = None,
+    ) -> None:
+        """Record each (key, polled_at) poll (successful or not) and release its claim, in one
+        transaction where the backend allows it (a claim another owner holds now is left
+        alone).
+
+        Each watch remembers when it was last *active*: when a poll found new videos on it
+        (keys in ``found_new``) or it gained a subscription. ``defer(quiet)`` says how many
+        seconds beyond the claim's ``min_gap`` a watch quiet for ``quiet`` seconds waits
+        before it is due again (default: none). A failed poll (keys in ``failed``) saw
+        nothing: it leaves the activity as it was and defers nothing, so a failure never
+        pushes the next poll further out.
+        """
         for key, polled_at in polls:
-            self.release_watch(key, owner, polled_at=polled_at)
+            self.release_watch(
+                key,
+                owner,
+                polled_at=polled_at,
+                found_new=key in found_new,
+                failed=key in failed,
+                defer=defer,
+            )
 
     # -- outbox -------------------------------------------------------------------------------
 
