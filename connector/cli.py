@@ -62,9 +62,7 @@ def serve(host: str, port: int, threads: int, sandbox: bool) -> None:
     scheduler = None
     interval = settings.poll_interval
     if interval > 0:
-        from .hooks.scheduler import Scheduler
-
-        scheduler = Scheduler(app.extensions["connector"], interval).start()
+        scheduler = app.extensions["connector"].scheduler(interval).start()
         click.echo(f"Polling webhook subscriptions every {interval:g} s.")
     try:
         serve_forever(app, host, port, threads=threads)
@@ -130,7 +128,7 @@ def poll() -> None:
 
     app = _app()
     try:
-        report = run_cycle(app.extensions["connector"])
+        report = run_cycle(app.extensions["connector"].poll_context)
     except ConnectorError as exc:
         raise click.ClickException(exc.message) from exc
     click.echo(" ".join(f"{key}={value}" for key, value in report.as_dict().items()))

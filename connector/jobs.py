@@ -25,4 +25,4 @@ def poll(event: t.Any = None, context: t.Any = None) -> dict[str, int]:
     """Run one poll cycle (fetch, queue, deliver); returns its counts."""
     from .hooks.poller import run_cycle
 
-    return run_cycle(_runtime()).as_dict()
+    return run_cycle(_runtime().poll_context).as_dict()

@@ -1,8 +1,7 @@
-"""Who is calling: the platform's requestSource, and the tenant a key belongs to."""
+"""Which platform is calling: the requestSource to tag upstream calls with."""
 
 from __future__ import annotations
 
-import hashlib
 import re
 
 # The requestSource enum that DumplingAI's API reference documents.
@@ -56,12 +55,3 @@ def request_source_for(explicit: str | None, user_agent: str | None) -> str:
         if user_agent and pattern.search(user_agent):
             return source
     return "API"
-
-
-def tenant_for(api_key: str) -> str:
-    """A stable, one-way tenant id for an API key, so that state never holds the key itself.
-
-    Keys are long random secrets, so an unsalted hash cannot be reversed by guessing; the
-    prefix keeps these digests apart from any other use of the same key.
-    """
-    return hashlib.sha256(b"tiktok-connector/tenant/v1\x00" + api_key.encode()).hexdigest()[:32]

@@ -1,53 +1,34 @@
-"""The long-lived objects of one app: the store, HTTP clients, provider keys and limits."""
+"""The composition root of one app: builds the store, the sealer, the providers and the
+webhook services once, and hands each only what it uses."""
 
 from __future__ import annotations
 
-import dataclasses
-import hmac
-import threading
 import typing as t
 
-import httpx
-
+from .callers import Keyring
 from .config import Settings
 from .crypto import KeyCheck, Sealer, check_secret_key
-from .errors import ConfigError, InvalidInput, NotConfigured
+from .errors import ConfigError
+from .hooks.delivery import Deliverer
+from .hooks.poller import PollContext
+from .hooks.scheduler import Scheduler
+from .hooks.subscriptions import Subscriptions, require_sealer
 from .metrics import Metrics
-from .platforms import tenant_for
-from .providers import PROVIDERS, ConcurrencyLimits, FailoverProvider, provider_class
-from .providers.limits import PostgresSlots, SlotLimiter
+from .providers import ConcurrencyLimits
+from .providers.cache import CachedProvider, LookupCache
+from .providers.limits import PostgresSlots
 from .store import open_store
-from .transport import upstream_transport
 from .triggers.new_video import PollSettings
+from .upstream import ProviderFactory
 
 if t.TYPE_CHECKING:
-    from .providers import Provider
+    import ssl
+
+    from .callers import Caller
+    from .providers import FailoverProvider
+    from .providers.limits import SlotLimiter
     from .store import Store
     from .store.postgres import PostgresStore
-
-
-@dataclasses.dataclass(frozen=True)
-class Caller:
-    """Who made a request and which upstream keys serve it.
-
-    ``credentials`` are (provider name, key) pairs in the order to try them: one pair when
-    the caller brought their own key, the operator's keys in failover order otherwise.
-    """
-
-    tenant: str
-    request_source: str
-    credentials: tuple[tuple[str, str], ...] = dataclasses.field(repr=False)
-    bearer: str = dataclasses.field(repr=False, default="")
-    chosen_provider: str | None = None  # the X-Provider the caller named, if any
-
-    @property
-    def secrets(self) -> set[str]:
-        """Every secret this request carries, for redaction."""
-        return {self.bearer, *(key for _, key in self.credentials)} - {""}
-
-    @property
-    def provider(self) -> str:
-        return self.credentials[0][0]
 
 
 class Runtime:
@@ -55,15 +36,7 @@ class Runtime:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.default_provider: str = settings.provider
-        self.server_keys = dict(settings.api_keys)
-        self.access_tokens = list(settings.access_tokens)
-        if self.server_keys and not self.access_tokens:
-            raise ConfigError(
-                "Server-side provider keys are set, so CONNECTOR_ACCESS_TOKENS must be too: "
-                "only callers presenting one of those tokens may spend the server's keys."
-            )
-        self.failover_order = self._failover_order(list(settings.provider_order))
+        self.keyring = Keyring(settings)
         self.key_check = KeyCheck()  # what start-up did about the secret key
         self.store: Store = open_store(
             settings.database_url, busy_timeout=settings.sqlite_busy_timeout
@@ -84,8 +57,23 @@ class Runtime:
         except BaseException:
             self.store.close()
             raise
-        self._clients: dict[str, httpx.Client] = {}
-        self._lock = threading.Lock()
+        self.providers = ProviderFactory(settings, self.metrics, self.limits)
+        self.lookups = LookupCache(
+            max_entries=settings.lookup_cache_size,
+            lookup_ttl=settings.lookup_cache_ttl,
+            feed_ttl=settings.feed_cache_ttl,
+        )
+        self.subscriptions = Subscriptions(self.store, self._sealer, self.providers, settings)
+        self.poll_context = PollContext(
+            store=self.store,
+            sealer=self._sealer,
+            keyring=self.keyring,
+            providers=self.providers,
+            metrics=self.metrics,
+            settings=settings,
+            poll_settings=self.poll_settings,
+            deliverers=self.deliverer,
+        )
 
     def _limiter(self) -> SlotLimiter:
         """Upstream slots shared by every worker on the same PostgreSQL database; within
@@ -117,51 +105,25 @@ class Runtime:
         self.key_check = check_secret_key(self.store, sealer)
         return sealer
 
-    def _failover_order(self, configured: list[str]) -> list[str]:
-        for name in configured:
-            provider_class(name)
-            if name not in self.server_keys:
-                raise ConfigError(
-                    f"CONNECTOR_PROVIDER_ORDER names {name!r}, which has no "
-                    f"CONNECTOR_{name.upper()}_API_KEY."
-                )
-        order = configured or [self.default_provider, *PROVIDERS]
-        return [name for name in dict.fromkeys(order) if name in self.server_keys]
+    @property
+    def default_provider(self) -> str:
+        return self.keyring.default_provider
+
+    @property
+    def server_keys(self) -> dict[str, str]:
+        return self.keyring.server_keys
+
+    @property
+    def access_tokens(self) -> list[str]:
+        return self.keyring.access_tokens
+
+    @property
+    def failover_order(self) -> list[str]:
+        return self.keyring.failover_order
 
     def caller_for(self, bearer: str, provider: str | None, request_source: str) -> Caller:
-        """The caller presenting ``bearer``: their own key for ``provider`` (default: the
-        configured one), or, for an operator access token, the server's keys in failover
-        order with ``provider`` first.
-
-        :raises InvalidInput: for an unknown provider, or one the server holds no key for.
-        """
-        if provider is not None and provider not in PROVIDERS:
-            raise InvalidInput(
-                f"X-Provider {provider!r} is not a provider; choose one of: {', '.join(PROVIDERS)}."
-            )
-        if self.is_access_token(bearer):
-            order = self.failover_order
-            if provider is not None:
-                if provider not in self.server_keys:
-                    raise InvalidInput(
-                        f"This server holds no key for provider {provider!r}; it holds keys "
-                        f"for: {', '.join(order)}."
-                    )
-                order = [provider, *(name for name in order if name != provider)]
-            credentials = tuple((name, self.server_keys[name]) for name in order)
-        else:
-            credentials = ((provider or self.default_provider, bearer),)
-        return Caller(
-            tenant=tenant_for(bearer),
-            request_source=request_source,
-            credentials=credentials,
-            bearer=bearer,
-            chosen_provider=provider,
-        )
-
-    def is_access_token(self, token: str) -> bool:
-        """Whether ``token`` is one of the operator's access tokens (constant-time)."""
-        return any(hmac.compare_digest(token, known) for known in self.access_tokens)
+        """See :meth:`Keyring.caller_for`."""
+        return self.keyring.caller_for(bearer, provider, request_source)
 
     @property
     def sealer(self) -> Sealer:
@@ -169,51 +131,37 @@ class Runtime:
 
         :raises NotConfigured: without ``CONNECTOR_SECRET_KEY``.
         """
-        if self._sealer is None:
-            raise NotConfigured(
-                "Instant triggers are not enabled on this server: set CONNECTOR_SECRET_KEY "
-                "(32 or more characters) to let it keep your key for polling."
-            )
-        return self._sealer
+        return require_sealer(self._sealer)
 
     def base_url(self, name: str) -> str:
-        return self.settings.base_urls.get(name) or provider_class(name).default_base_url
-
-    def provider(self, name: str, api_key: str, request_source: str) -> Provider:
-        cls = provider_class(name)
-        return cls(
-            self._client(name),
-            api_key=api_key,
-            request_source=request_source,
-            default_retry_after=self.settings.default_retry_after,
-            limits=self.limits,
-        )
+        return self.providers.base_url(name)
 
     def providers_for(self, caller: Caller) -> FailoverProvider:
         """The caller's providers, bound to their keys, in the order to try them."""
-        self.metrics.attribute(caller.tenant, caller.request_source)
-        return FailoverProvider(
-            [self.provider(name, key, caller.request_source) for name, key in caller.credentials]
+        failover = self.providers.for_caller(caller)
+        # Identical lookups of one tenant share upstream calls and answers (providers/cache.py).
+        return CachedProvider(failover.providers, cache=self.lookups, tenant=caller.tenant)
+
+    def deliverer(
+        self, *, ssl_context: ssl.SSLContext | None = None, wait: float | None = None
+    ) -> Deliverer:
+        """A deliverer of due webhook deliveries; see :class:`Deliverer` for ``wait``."""
+        return Deliverer(
+            self.store,
+            self._sealer,
+            self.metrics,
+            self.settings,
+            ssl_context=ssl_context,
+            wait=wait,
         )
 
-    def _client(self, name: str) -> httpx.Client:
-        with self._lock:
-            client = self._clients.get(name)
-            if client is None:
-                client = httpx.Client(
-                    base_url=self.base_url(name),
-                    timeout=self.settings.upstream_timeout,
-                    headers={"User-Agent": "tiktok-connector"},
-                    # Retries connect failures only, which never reached upstream; every
-                    # call ends at its deadline, whatever the peer does (see send_json).
-                    transport=self.metrics.transport(name, upstream_transport(retries=1)),
-                )
-                self._clients[name] = client
-            return client
+    def scheduler(self, interval: float) -> Scheduler:
+        """The poll scheduler of ``connector serve``: a cycle every ``interval`` seconds,
+        each waiting at most ``CONNECTOR_DELIVERY_TIMEOUT`` for its deliveries."""
+        return Scheduler(
+            self.poll_context, self.deliverer(wait=self.settings.delivery_timeout), interval
+        )
 
     def close(self) -> None:
-        with self._lock:
-            for client in self._clients.values():
-                client.close()
-            self._clients.clear()
+        self.providers.close()
         self.store.close()

@@ -15,8 +15,8 @@ import typing as t
 import httpx
 import pytest
 
+from connector.callers import tenant_for
 from connector.hooks.poller import run_cycle
-from connector.platforms import tenant_for
 from connector.sandbox import World
 from connector.serving import BackgroundServer
 from connector.store import WatchKey, open_store
@@ -81,7 +81,7 @@ class Console:
         return body
 
     def cycle(self) -> dict[str, int]:
-        return run_cycle(self.rt).as_dict()
+        return run_cycle(self.rt.poll_context).as_dict()
 
     def text(self, path: str) -> str:
         page = self.browser.get(path)

@@ -136,7 +136,7 @@ def test_an_operator_follows_a_failed_delivery_to_its_replay(
         receiver.expect("zap-hook", created["secret"])
         video = world.post_video("creator")
         receiver.script("zap-hook", (400, 0.0))  # refused once: a dead letter at once
-        assert run_cycle(app.extensions["connector"]).as_dict()["dead"] == 1
+        assert run_cycle(app.extensions["connector"].poll_context).as_dict()["dead"] == 1
 
         page.click("nav >> text=Handles")
         row = page.locator("tbody tr", has_text="@creator")

@@ -20,9 +20,8 @@ from cryptography.x509.oid import NameOID
 from flask import Flask, request
 from werkzeug.serving import make_server
 
-from connector.hooks.delivery import Deliverer
+from connector.callers import tenant_for
 from connector.hooks.poller import run_cycle
-from connector.platforms import tenant_for
 from connector.sandbox import World
 from connector.serving import BackgroundServer
 
@@ -71,7 +70,7 @@ def test_a_delivery_ends_at_its_deadline_whatever_the_target_does(
     subscribe(app, f"{targets.url}/{mode}/1")
     world.post_video("creator")
     started = time.monotonic()
-    report = run_cycle(app.extensions["connector"])
+    report = run_cycle(app.extensions["connector"].poll_context)
     elapsed = time.monotonic() - started
     assert getattr(report.delivery, outcome) == 1, report
     # The whole cycle: reading the handle too. The target would have held on for 4 s.
@@ -105,7 +104,7 @@ def test_slow_targets_of_one_tenant_do_not_delay_another_tenants_delivery(
         subscribe(app, f"{targets.url}/{modes[index % 3]}/{index}", key=slow_key)
     subscribe(app, f"{targets.url}/fast/other-tenant", key=KEY)
     world.post_video("creator")
-    report = run_cycle(app.extensions["connector"])
+    report = run_cycle(app.extensions["connector"].poll_context)
     (fast,) = targets.hits_for("/fast/")
     first = min(hit.arrived for hit in targets.hits_for("/"))  # deliveries began
     waited = fast.arrived - first
@@ -121,20 +120,21 @@ def test_a_cycle_ending_while_a_delivery_is_in_flight_neither_loses_nor_repeats_
     rt = app.extensions["connector"]
     subscribe(app, f"{targets.url}/drip-body/1")  # 200 at once, then held to the deadline
     world.post_video("creator")
-    background = Deliverer(rt, wait=0.1)  # as the scheduler in `connector serve` keeps one
+    poll = rt.poll_context
+    background = rt.deliverer(wait=0.1)  # as the scheduler in `connector serve` keeps one
     try:
-        reports = [run_cycle(rt, deliverer=background)]
+        reports = [run_cycle(poll, deliverer=background)]
         deadline = time.monotonic() + TIMEOUT
         while not targets.hits_for("/drip-body/") and time.monotonic() < deadline:
             time.sleep(0.01)
         assert pending(app) == 1, "the cycle ended with the delivery in flight"
-        reports.append(run_cycle(rt, deliverer=background))  # the same deliverer skips it
-        reports.append(run_cycle(rt))  # another one (cron, say): the claim keeps it off
+        reports.append(run_cycle(poll, deliverer=background))  # the same deliverer skips it
+        reports.append(run_cycle(poll))  # another one (cron, say): the claim keeps it off
         deadline = time.monotonic() + TIMEOUT + 3
         while pending(app) and time.monotonic() < deadline:
             time.sleep(0.05)
         assert pending(app) == 0, "delivered once the slow answer ended"
-        reports.append(run_cycle(rt, deliverer=background))
+        reports.append(run_cycle(poll, deliverer=background))
     finally:
         background.close()
     assert len(targets.hits_for("/drip-body/")) == 1, "sent once"
@@ -179,7 +179,7 @@ def test_a_host_rebinding_to_loopback_after_the_check_is_never_connected_to(
         connect(sock, address)
 
     monkeypatch.setattr(socket.socket, "connect", guarded)
-    report = run_cycle(app.extensions["connector"])
+    report = run_cycle(app.extensions["connector"].poll_context)
     assert targets.connections == 0, "nothing reached the loopback server"
     assert attempted == [(PUBLIC, targets.port)], "the connection went to the checked address"
     assert report.delivery.retried == 1 and report.delivery.delivered == 0
@@ -277,9 +277,9 @@ def test_tls_checks_the_urls_host_while_connecting_to_the_checked_address(
         subscribe(app, f"https://{host}:{server.port}/good")
         subscribe(app, f"https://other.tls.test:{server.port}/wrong-name")
         world.post_video("creator")
-        deliverer = Deliverer(rt, ssl_context=client_context)
+        deliverer = rt.deliverer(ssl_context=client_context)
         try:
-            report = run_cycle(rt, deliverer=deliverer)
+            report = run_cycle(rt.poll_context, deliverer=deliverer)
         finally:
             deliverer.close()
     finally:

@@ -63,7 +63,7 @@ class Hooks:
         return created
 
     def cycle(self) -> dict[str, int]:
-        return run_cycle(self.app.extensions["connector"]).as_dict()
+        return run_cycle(self.app.extensions["connector"].poll_context).as_dict()
 
     def pending(self) -> int:
         store = self.app.extensions["connector"].store
@@ -338,7 +338,7 @@ def test_a_restart_needs_the_same_secret_key(hooks: Hooks, make_app: t.Any) -> N
         make_app(**{**HOOK_SETTINGS, "SECRET_KEY": other_key})
     assert other_key not in str(refused.value) and SECRET_KEY not in str(refused.value)
     same = make_app(**HOOK_SETTINGS)
-    assert run_cycle(same.extensions["connector"]).failed == 0
+    assert run_cycle(same.extensions["connector"].poll_context).failed == 0
 
 
 def test_sample_for_load_sample_steps(hooks: Hooks, world: World) -> None:

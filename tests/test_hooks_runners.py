@@ -14,7 +14,6 @@ import pytest
 from click.testing import CliRunner
 
 from connector.cli import cli
-from connector.hooks.scheduler import Scheduler
 from connector.sandbox import World, base_urls
 from connector.serving import BackgroundServer
 
@@ -151,7 +150,7 @@ def test_the_scheduler_in_serve_polls_on_its_interval(
     receiver, server = receiver_server
     app = make_app(**HOOK_SETTINGS)
     subscribe(app, receiver, server.url, "scheduled")
-    scheduler = Scheduler(app.extensions["connector"], 0.1).start()
+    scheduler = app.extensions["connector"].scheduler(0.1).start()
     try:
         video = world.post_video("creator")
         wait_for(lambda: len(receiver.bodies("scheduled")) == 1)

@@ -197,7 +197,7 @@ def test_instant_trigger_subscribes_verifies_deliveries_and_unsubscribes(
             for line in process.stdout:
                 message = json.loads(line)
                 if message.get("need") == "cycle":
-                    cycles.append(run_cycle(app.extensions["connector"]).as_dict())
+                    cycles.append(run_cycle(app.extensions["connector"].poll_context).as_dict())
                     process.stdin.write(json.dumps(cycles[-1]) + "\n")
                     process.stdin.flush()
                 elif "results" in message:

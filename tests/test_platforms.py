@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from connector.platforms import UnknownRequestSource, request_source_for, tenant_for
+from connector.callers import tenant_for
+from connector.platforms import UnknownRequestSource, request_source_for
 
 
 @pytest.mark.parametrize(

@@ -52,7 +52,7 @@ def test_a_cycle_reads_handles_at_once_up_to_poll_concurrency(
     app = make_app(**SETTINGS, POLL_CONCURRENCY=3)
     watch(app, receiver_server, world)
     world.latency["profile-videos"] = 0.2
-    report = run_cycle(app.extensions["connector"])
+    report = run_cycle(app.extensions["connector"].poll_context)
     assert (report.watched, report.failed) == (len(HANDLES), 0)
     assert 2 <= world.max_in_flight["profile-videos"] <= 3
 
@@ -67,7 +67,7 @@ def test_a_providers_documented_limit_caps_the_cycle(
     app = make_app(**SETTINGS, POLL_CONCURRENCY=10)
     watch(app, receiver_server, world)
     world.latency["profile-videos"] = 0.1
-    report = run_cycle(app.extensions["connector"])
+    report = run_cycle(app.extensions["connector"].poll_context)
     assert (report.watched, report.failed) == (len(HANDLES), 0)
     assert world.max_in_flight["profile-videos"] <= 2
 
@@ -81,12 +81,12 @@ def test_one_failing_handle_leaves_the_concurrent_others_queued(
     for handle in HANDLES:
         world.post_video(handle)
     fault(world, endpoint="profile-videos", status=500, handle=HANDLES[3])
-    report = run_cycle(app.extensions["connector"])
+    report = run_cycle(app.extensions["connector"].poll_context)
     assert (report.watched, report.failed) == (len(HANDLES), 1)
     assert report.queued == len(HANDLES) - 1
     receiver, _ = receiver_server
     assert {h for h in HANDLES if receiver.all(h)} == set(HANDLES) - {HANDLES[3]}
     # The failed handle was released: the next cycle reads it again and catches up.
-    again = run_cycle(app.extensions["connector"])
+    again = run_cycle(app.extensions["connector"].poll_context)
     assert (again.failed, again.queued) == (0, 1)
     assert receiver.all(HANDLES[3])

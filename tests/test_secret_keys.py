@@ -84,7 +84,7 @@ def test_a_wrong_key_is_refused_at_start_up_and_the_store_is_left_as_it_was(
         assert NEW not in str(refused.value) and OLD not in str(refused.value)
         assert "CONNECTOR_SECRET_KEY_PREVIOUS" in str(refused.value), "says how to rotate"
     video = world.post_video("creator")
-    report = run_cycle(make_app(**SETTINGS, SECRET_KEY=OLD).extensions["connector"])
+    report = run_cycle(make_app(**SETTINGS, SECRET_KEY=OLD).extensions["connector"].poll_context)
     assert report.delivery.delivered == 1
     assert [b["id"] for b in receiver.bodies("wrong")] == [video.id]
 
@@ -112,7 +112,7 @@ def test_rotation_reseals_everything_and_deliveries_keep_their_signing_secret(
         with pytest.raises(SealError):
             Sealer(OLD).open(value.blob, context)
     video = world.post_video("creator")
-    assert run_cycle(rt).delivery.delivered == 1
+    assert run_cycle(rt.poll_context).delivery.delivered == 1
     (delivered,) = receiver.all("rotated")
     assert delivered.verified, "signed with the secret given at subscribe time"
     assert delivered.body["id"] == video.id

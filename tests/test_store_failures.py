@@ -139,7 +139,7 @@ def test_a_full_disk_when_a_feed_starts_leaves_no_half_feed(
 
 
 def _tenant() -> str:
-    from connector.platforms import tenant_for
+    from connector.callers import tenant_for
 
     return tenant_for(KEY)
 

@@ -13,7 +13,7 @@ import typing as t
 import httpx
 import pytest
 
-from connector.platforms import tenant_for
+from connector.callers import tenant_for
 from connector.sandbox import World
 from connector.serving import BackgroundServer
 from connector.store import FeedKey

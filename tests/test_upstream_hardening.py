@@ -169,7 +169,7 @@ def test_an_unexpected_error_in_one_handle_is_counted_and_logged_without_the_key
 
     monkeypatch.setattr(DumplingAIProvider, "list_videos", buggy)
     good = world.post_video("creator").id
-    report = run_cycle(app.extensions["connector"]).as_dict()
+    report = run_cycle(app.extensions["connector"].poll_context).as_dict()
     assert (report["watched"], report["failed"], report["queued"]) == (2, 1, 1)
     assert ids(receiver, "good") == [good]
     (line,) = [r.getMessage() for r in logged if "failed unexpectedly" in r.getMessage()]

@@ -8,9 +8,10 @@ import typing as t
 from flask import current_app, g, request
 
 from .. import logs
+from ..callers import Caller
 from ..errors import InvalidInput, MissingCredentials, UnusableKey
 from ..platforms import UnknownRequestSource, request_source_for
-from ..runtime import Caller, Runtime
+from ..runtime import Runtime
 
 # Keys are printable ASCII, as every provider issues them; anything else was mangled on the
 # way (a pasted smart quote, a stray byte) and cannot even be sent in an HTTP header.

@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 import typing as t
 
-from ..hooks import subscriptions
 from ..schemas import (
     DeadLetterSchema,
     HookArgsSchema,
@@ -48,8 +47,7 @@ def _hook(subscription: Subscription) -> dict[str, t.Any]:
 def subscribe(args: dict[str, t.Any]) -> dict[str, t.Any]:
     """Subscribe a target URL to a handle's new videos; answers the signing secret once."""
     caller = current_caller()
-    subscription, secret = subscriptions.subscribe(
-        runtime(),
+    subscription, secret = runtime().subscriptions.subscribe(
         caller,
         target_url=args["target_url"],
         handle=args["handle"],
@@ -73,7 +71,7 @@ def list_hooks() -> list[dict[str, t.Any]]:
 @blp.doc(**AUTHENTICATED)
 def get_hook(subscription_id: str) -> dict[str, t.Any]:
     """One of the caller's subscriptions."""
-    return _hook(subscriptions.owned(runtime(), current_caller(), subscription_id))
+    return _hook(runtime().subscriptions.owned(current_caller(), subscription_id))
 
 
 @blp.route("/<subscription_id:subscription_id>", methods=["DELETE"])
@@ -81,7 +79,7 @@ def get_hook(subscription_id: str) -> dict[str, t.Any]:
 @blp.doc(**AUTHENTICATED)
 def unsubscribe(subscription_id: str) -> dict[str, t.Any]:
     """Unsubscribe (Zapier performUnsubscribe, Make detach, n8n webhook delete)."""
-    return _hook(subscriptions.unsubscribe(runtime(), current_caller(), subscription_id))
+    return _hook(runtime().subscriptions.unsubscribe(current_caller(), subscription_id))
 
 
 @blp.route("/sample", methods=["POST"])

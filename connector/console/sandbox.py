@@ -19,7 +19,6 @@ from marshmallow import ValidationError
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from ..errors import ConnectorError
-from ..hooks import subscriptions
 from ..hooks.poller import run_cycle
 from ..schemas.fields import normalize_handle
 from ..store import FeedKey
@@ -30,7 +29,8 @@ from .state import Received, Step, console_state, runtime
 if t.TYPE_CHECKING:
     from werkzeug.wrappers import Response as AnyResponse
 
-    from ..runtime import Caller, Runtime
+    from ..callers import Caller
+    from ..runtime import Runtime
     from ..store import Subscription
 
 blp = Blueprint("console_sandbox", __name__, url_prefix="/console/sandbox")
@@ -155,8 +155,7 @@ class Flow:
         if found is not None:  # made by an earlier run, on another port
             self.rt.store.remove_subscription(found.id)
         try:
-            made, _ = subscriptions.subscribe(
-                self.rt,
+            made, _ = self.rt.subscriptions.subscribe(
                 caller,
                 target_url=target,
                 handle=self.handle,
@@ -226,7 +225,7 @@ class Flow:
 
     def _webhook(self, subscription: Subscription, video_id: str) -> None:
         self.rt.metrics.activity.make_due(subscription.watch)
-        report = run_cycle(self.rt)
+        report = run_cycle(self.rt.poll_context)
         counts = report.as_dict()
         self.note(
             "Poll cycle ran",

@@ -271,10 +271,9 @@ def usage() -> str:
 def _deliver_soon(rt: Runtime) -> None:
     """Attempt every due delivery now, off the request (a slow target must not hold the
     page). Claims keep it from clashing with a poll cycle running at the same time."""
-    from ..hooks.delivery import Deliverer
 
     def deliver() -> None:
-        deliverer = Deliverer(rt)
+        deliverer = rt.deliverer()
         try:
             deliverer.run()
         except Exception:  # a thread of its own: nothing else would see the error

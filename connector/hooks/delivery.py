@@ -34,12 +34,15 @@ from standardwebhooks.webhooks import Webhook
 from .. import deadlines
 from ..crypto import SealError
 from ..errors import TargetRefused
+from .subscriptions import require_sealer
 from .targets import TargetUnresolved, resolve_target, target_key
 from .transport import post
 
 if t.TYPE_CHECKING:
-    from ..runtime import Runtime
-    from ..store import Delivery, Subscription
+    from ..config import Settings
+    from ..crypto import Sealer
+    from ..metrics import Metrics
+    from ..store import Delivery, Store, Subscription
 
 log = logging.getLogger("connector.hooks")
 
@@ -162,17 +165,27 @@ class Deliverer:
     cycle from cron or Lambda) until all are done; a number (the scheduler in ``connector
     serve``, which keeps one deliverer) leaves the slower ones running in the background,
     claimed, and later runs skip them and count them once done.
+
+    :param store: the outbox, and where each attempt is recorded.
+    :param sealer: opens the subscriptions' signing secrets.
+    :param metrics: counts each attempt and the targets' answers.
+    :param settings: the retry policy, the timeout, the workers and whether private targets
+        are allowed.
     """
 
     def __init__(
         self,
-        rt: Runtime,
+        store: Store,
+        sealer: Sealer | None,
+        metrics: Metrics,
+        settings: Settings,
         *,
         ssl_context: ssl.SSLContext | None = None,
         wait: float | None = None,
     ) -> None:
-        self.rt = rt
-        settings = rt.settings
+        self.store = store
+        self.sealer = sealer
+        self.metrics = metrics
         self.policy = RetryPolicy(
             first_retry=settings.delivery_first_retry,
             max_delay=settings.delivery_max_delay,
@@ -225,7 +238,7 @@ class Deliverer:
         :return: the deliveries finished while this run waited (with ``wait``, those that
             finished in the background since the last run too).
         """
-        store = self.rt.store
+        store = self.store
         heads = store.next_deliveries(time.time())
         subscriptions = {s.id: s for s in store.subscriptions()} if heads else {}
         with self._cond:
@@ -312,7 +325,7 @@ class Deliverer:
     def _deliver_next(self, subscription: Subscription) -> Outcome | None:
         """Claim and attempt the subscription's oldest due entry; None when there is none
         (or another worker holds it)."""
-        store = self.rt.store
+        store = self.store
         heads = store.next_deliveries(time.time(), subscription.id)
         if not heads:
             return None
@@ -324,11 +337,11 @@ class Deliverer:
             return None
         started = time.monotonic()
         outcome = self._attempt(claimed, subscription)
-        self.rt.metrics.delivery_attempt(claimed, outcome.value, time.monotonic() - started)
+        self.metrics.delivery_attempt(claimed, outcome.value, time.monotonic() - started)
         return outcome
 
     def _attempt(self, delivery: Delivery, subscription: Subscription) -> Outcome:
-        store = self.rt.store
+        store = self.store
         with deadlines.within(self.timeout):
             try:
                 target = resolve_target(
@@ -342,7 +355,7 @@ class Deliverer:
                 store.dead_letter(delivery.id, status=None, error=exc.message)
                 return Outcome.DEAD
             try:
-                secret = self.rt.sealer.open(
+                secret = require_sealer(self.sealer).open(
                     subscription.secret_ciphertext, f"subscription:{subscription.id}"
                 )
             except SealError as exc:
@@ -366,7 +379,7 @@ class Deliverer:
                     headers,
                     timeout=self.timeout,
                     ssl_context=self.ssl_context() if target.scheme == "https" else None,
-                    on_response=self.rt.metrics.note_webhook_answer,
+                    on_response=self.metrics.note_webhook_answer,
                 )
             except httpx.TimeoutException:
                 return self._retry(delivery, None, "timed out", None, transient=True)
@@ -404,7 +417,7 @@ class Deliverer:
         too_old = now + wait - delivery.created_at > self.policy.max_age
         too_many = not transient and attempt >= self.policy.client_error_attempts
         if too_old or too_many:
-            self.rt.store.dead_letter(delivery.id, status=status, error=error)
+            self.store.dead_letter(delivery.id, status=status, error=error)
             log.warning(
                 "delivery %s dead-lettered after %d attempts: %s",
                 delivery.webhook_id,
@@ -412,7 +425,7 @@ class Deliverer:
                 error,
             )
             return Outcome.DEAD
-        self.rt.store.retry_later(delivery.id, at=now + wait, status=status, error=error)
+        self.store.retry_later(delivery.id, at=now + wait, status=status, error=error)
         return Outcome.RETRIED
 
 

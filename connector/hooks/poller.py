@@ -23,10 +23,16 @@ from ..providers import PROVIDERS, provider_class
 from ..store import WatchKey
 from ..triggers.new_video import decide, read_handle
 from .delivery import Deliverer, DeliveryReport, is_stale, worker_id
+from .subscriptions import require_sealer
 
 if t.TYPE_CHECKING:
-    from ..runtime import Runtime
-    from ..store import Subscription
+    from ..callers import Keyring
+    from ..config import Settings
+    from ..crypto import Sealer
+    from ..metrics import Metrics
+    from ..store import Store, Subscription
+    from ..triggers.new_video import PollSettings
+    from ..upstream import ProviderFactory
 
 log = logging.getLogger("connector.hooks")
 
@@ -49,7 +55,27 @@ class CycleReport:
         }
 
 
-def run_cycle(rt: Runtime, *, deliverer: Deliverer | None = None) -> CycleReport:
+@dataclasses.dataclass(frozen=True)
+class PollContext:
+    """What a poll cycle works with; the runtime builds one for its cycles.
+
+    :param sealer: opens subscribers' stored keys (``None`` without a secret key).
+    :param keyring: turns a subscriber's key back into their caller.
+    :param providers: the upstream providers bound to that caller's keys.
+    :param deliverers: makes the deliverer of a cycle that is given none.
+    """
+
+    store: Store
+    sealer: Sealer | None
+    keyring: Keyring
+    providers: ProviderFactory
+    metrics: Metrics
+    settings: Settings
+    poll_settings: PollSettings
+    deliverers: t.Callable[[], Deliverer]
+
+
+def run_cycle(ctx: PollContext, *, deliverer: Deliverer | None = None) -> CycleReport:
     """Poll every due watched handle once and deliver every due entry.
 
     Workers running cycles at the same time split the due handles: each is claimed by one
@@ -59,13 +85,13 @@ def run_cycle(rt: Runtime, *, deliverer: Deliverer | None = None) -> CycleReport
     and counted, and the others go on.
     """
     report = CycleReport()
-    store = rt.store
+    store = ctx.store
     owner = worker_id()
     # Due means "not polled since before this cycle began (minus the gap)", so a handle
     # polled in this cycle is not claimed again by the loop below.
     started = time.time()
-    lease = rt.settings.upstream_timeout * (rt.poll_settings.max_pages + 1) + 60
-    width = rt.settings.poll_concurrency
+    lease = ctx.settings.upstream_timeout * (ctx.poll_settings.max_pages + 1) + 60
+    width = ctx.settings.poll_concurrency
     gates: dict[str, threading.BoundedSemaphore] = {}
     tenant_keys: dict[str, bytes | None] = {}
     by_watch: dict[WatchKey, list[Subscription]] | None = None
@@ -97,8 +123,8 @@ def run_cycle(rt: Runtime, *, deliverer: Deliverer | None = None) -> CycleReport
                 owner,
                 now=started,
                 lease=lease,
-                min_gap=rt.settings.poll_min_gap,
-                limit=rt.settings.poll_batch,
+                min_gap=ctx.settings.poll_min_gap,
+                limit=ctx.settings.poll_batch,
                 is_stale=is_stale,
             ):
                 if by_watch is None:
@@ -106,9 +132,9 @@ def run_cycle(rt: Runtime, *, deliverer: Deliverer | None = None) -> CycleReport
                     for subscription in store.subscriptions():
                         by_watch.setdefault(subscription.watch, []).append(subscription)
                 for key in keys:
-                    watchers = by_watch.get(key) or _watchers(rt, key)
-                    gate = _gate(rt, gates, key, width)
-                    reader = pool.submit(_poll_watch, rt, key, watchers, gate, tenant_keys)
+                    watchers = by_watch.get(key) or _watchers(ctx, key)
+                    gate = _gate(ctx, gates, key, width)
+                    reader = pool.submit(_poll_watch, ctx, key, watchers, gate, tenant_keys)
                     running[reader] = key
                 if len(running) >= width:
                     done, _ = concurrent.futures.wait(
@@ -120,23 +146,23 @@ def run_cycle(rt: Runtime, *, deliverer: Deliverer | None = None) -> CycleReport
     if deliverer is not None:
         report.delivery = deliverer.run()
     else:
-        own = Deliverer(rt)
+        own = ctx.deliverers()
         try:
             report.delivery = own.run()
         finally:
             own.close()
-    rt.metrics.poll_cycle(report, started)
+    ctx.metrics.poll_cycle(report, started)
     log.info("poll cycle: %s", report.as_dict())
     return report
 
 
 def _gate(
-    rt: Runtime, gates: dict[str, threading.BoundedSemaphore], key: WatchKey, width: int
+    ctx: PollContext, gates: dict[str, threading.BoundedSemaphore], key: WatchKey, width: int
 ) -> threading.BoundedSemaphore:
     """The slots a cycle's reads through ``key``'s provider share: ``width``, or fewer when
     the provider documents a lower limit (its calls also hold upstream's own slots, shared
     across processes where the store allows it)."""
-    name = key.provider or rt.default_provider
+    name = key.provider or ctx.keyring.default_provider
     gate = gates.get(name)
     if gate is None:
         documented = provider_class(name).concurrency_limit if name in PROVIDERS else None
@@ -145,7 +171,7 @@ def _gate(
 
 
 def _poll_watch(
-    rt: Runtime,
+    ctx: PollContext,
     key: WatchKey,
     watchers: list[Subscription],
     gate: threading.BoundedSemaphore,
@@ -157,12 +183,12 @@ def _poll_watch(
     secrets: set[str] = set()
     try:
         with gate:
-            _poll_handle(rt, watchers, part, secrets, tenant_keys)
+            _poll_handle(ctx, watchers, part, secrets, tenant_keys)
     except ConnectorError as exc:
         # Upstream text may quote the subscriber's key: neither the log nor the
         # watch's last error (shown in the console) may carry it.
         exc.message = redact(exc.message, secrets)
-        rt.metrics.watch_failed(key, exc)
+        ctx.metrics.watch_failed(key, exc)
         part.failed += 1
         log.warning(
             "poll of @%s for tenant %s failed: %s (%s)",
@@ -173,7 +199,7 @@ def _poll_watch(
         )
     except Exception as exc:
         # A bug met by one handle's data must not stop every other tenant's feeds.
-        rt.metrics.watch_failed(
+        ctx.metrics.watch_failed(
             key, ConnectorError(f"Unexpected {type(exc).__name__}; see the server log.")
         )
         part.failed += 1
@@ -188,13 +214,13 @@ def _poll_watch(
     return part, time.time()
 
 
-def _watchers(rt: Runtime, key: WatchKey) -> list[Subscription]:
+def _watchers(ctx: PollContext, key: WatchKey) -> list[Subscription]:
     """Subscriptions of a watch created since the cycle listed them."""
-    return [s for s in rt.store.subscriptions(key.tenant) if s.watch == key]
+    return [s for s in ctx.store.subscriptions(key.tenant) if s.watch == key]
 
 
 def _poll_handle(
-    rt: Runtime,
+    ctx: PollContext,
     watchers: list[Subscription],
     report: CycleReport,
     secrets: set[str],
@@ -208,29 +234,30 @@ def _poll_handle(
     first = watchers[0]
     tenant_keys = {} if tenant_keys is None else tenant_keys
     if first.tenant not in tenant_keys:
-        tenant_keys[first.tenant] = rt.store.tenant_key(first.tenant)
+        tenant_keys[first.tenant] = ctx.store.tenant_key(first.tenant)
     sealed = tenant_keys[first.tenant]
     if sealed is None:
         return
-    bearer = rt.sealer.open(sealed, f"tenant:{first.tenant}")
+    bearer = require_sealer(ctx.sealer).open(sealed, f"tenant:{first.tenant}")
     secrets.add(bearer)
     # One upstream read serves every watcher; it carries the first one's platform.
-    caller = rt.caller_for(bearer, first.provider, first.platform)
+    caller = ctx.keyring.caller_for(bearer, first.provider, first.platform)
     secrets.update(caller.secrets)
-    provider = rt.providers_for(caller)
-    settings = rt.poll_settings
-    read = read_handle(provider, rt.store, [s.feed for s in watchers], max_pages=settings.max_pages)
+    provider = ctx.providers.for_caller(caller)
+    settings = ctx.poll_settings
+    feeds = [s.feed for s in watchers]
+    read = read_handle(provider, ctx.store, feeds, max_pages=settings.max_pages)
     report.skipped += read.skipped
     now = time.time()
     listed = [v["id"] for v in read.videos]
     for subscription in watchers:
         # Mostly nothing is new: a read says so without taking the store's write lock.
-        state, known = rt.store.peek(subscription.feed, listed)
+        state, known = ctx.store.peek(subscription.feed, listed)
         if state is not None and all(
             v["id"] in known or v["created_at_timestamp"] <= state.floor for v in read.videos
         ):
             continue
-        with rt.store.feed(subscription.feed) as tx:
+        with ctx.store.feed(subscription.feed) as tx:
             if tx.state is None:
                 continue  # unsubscribed since the cycle began
             fresh = decide(tx, read.videos, keep=settings.seen_ids_per_feed)
