@@ -22,6 +22,7 @@ from ..logs import redact
 from ..providers import PROVIDERS, provider_class
 from ..store import WatchKey
 from ..triggers.new_video import decide, read_handle
+from .cadence import deferral
 from .delivery import Deliverer, DeliveryReport, is_stale, worker_id
 from .subscriptions import require_sealer
 
@@ -80,9 +81,10 @@ def run_cycle(ctx: PollContext, *, deliverer: Deliverer | None = None) -> CycleR
 
     Workers running cycles at the same time split the due handles: each is claimed by one
     (with a lease, in case that worker dies) and is due again only after
-    ``CONNECTOR_POLL_MIN_GAP`` seconds. Handles are read ``CONNECTOR_POLL_CONCURRENCY`` at a
-    time, fewer for a provider that documents a lower limit; one handle's failure is logged
-    and counted, and the others go on.
+    ``CONNECTOR_POLL_MIN_GAP`` seconds, up to ``CONNECTOR_POLL_MAX_DELAY`` for a handle that
+    has been quiet for long (see cadence.py). Handles are read ``CONNECTOR_POLL_CONCURRENCY``
+    at a time, fewer for a provider that documents a lower limit; one handle's failure is
+    logged and counted, and the others go on.
     """
     report = CycleReport()
     store = ctx.store
@@ -92,6 +94,7 @@ def run_cycle(ctx: PollContext, *, deliverer: Deliverer | None = None) -> CycleR
     started = time.time()
     lease = ctx.settings.upstream_timeout * (ctx.poll_settings.max_pages + 1) + 60
     width = ctx.settings.poll_concurrency
+    defer = deferral(ctx.settings.poll_min_gap, ctx.settings.poll_max_delay)
     gates: dict[str, threading.BoundedSemaphore] = {}
     tenant_keys: dict[str, bytes | None] = {}
     by_watch: dict[WatchKey, list[Subscription]] | None = None
@@ -102,17 +105,25 @@ def run_cycle(ctx: PollContext, *, deliverer: Deliverer | None = None) -> CycleR
         # write only when they queue something, and meet no release at SQLite's write lock.
         # One transaction releases every claim read since the last one.
         polls: list[tuple[WatchKey, float]] = []
+        found: set[WatchKey] = set()
+        failed: set[WatchKey] = set()
         try:
             for future in done:
                 key = running.pop(future)
                 part, polled_at = future.result()
                 polls.append((key, polled_at))
+                if part.queued:
+                    found.add(key)
+                elif part.failed:
+                    failed.add(key)
                 report.watched += part.watched
                 report.failed += part.failed
                 report.skipped += part.skipped
                 report.queued += part.queued
         finally:
-            store.release_watches(owner, polls)
+            # Finding new videos makes a handle active again; a quiet one is due later
+            # (hooks/cadence.py), a failed one after the base gap.
+            store.release_watches(owner, polls, found_new=found, failed=failed, defer=defer)
 
     with concurrent.futures.ThreadPoolExecutor(width, thread_name_prefix="poll") as pool:
         try:
