@@ -64,6 +64,15 @@ class Settings:
     sample_size: int = _setting(3, minimum=1)
     # Retry-After (seconds) sent on an upstream rate limit that did not say how long to wait.
     default_retry_after: int = _setting(60, minimum=1)
+    # Seconds a get-video or get-profile answer is reused for the same tenant, providers and
+    # video or handle; lookups in flight at once share one upstream call. 0 turns both off.
+    # Per process; errors are never kept.
+    lookup_cache_ttl: float = _setting(30.0, minimum=0)
+    # The same for the first page of a profile's feed (trigger polls, samples, webhook polls):
+    # a new video then shows up to this many seconds later. 0 reads upstream every time.
+    feed_cache_ttl: float = _setting(0.0, minimum=0)
+    # Answers kept at most, all tenants together; the least recently used go first.
+    lookup_cache_size: int = _setting(1000, minimum=1)
     # Seconds a write waits for the SQLite lock before answering 503.
     sqlite_busy_timeout: float = _setting(15.0, minimum=0.001)
     log_level: str = "INFO"
