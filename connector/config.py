@@ -68,8 +68,9 @@ class Settings:
     # video or handle; lookups in flight at once share one upstream call. 0 turns both off.
     # Per process; errors are never kept.
     lookup_cache_ttl: float = _setting(30.0, minimum=0)
-    # The same for the first page of a profile's feed (trigger polls, samples, webhook polls):
-    # a new video then shows up to this many seconds later. 0 reads upstream every time.
+    # The same for the first page of a profile's feed in trigger polls and samples (webhook
+    # poll cycles always read upstream): a new video then shows up to this many seconds
+    # later. 0 reads upstream every time.
     feed_cache_ttl: float = _setting(0.0, minimum=0)
     # Answers kept at most, all tenants together; the least recently used go first.
     lookup_cache_size: int = _setting(1000, minimum=1)
