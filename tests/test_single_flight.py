@@ -13,8 +13,14 @@ import typing as t
 import httpx
 import pytest
 
+from connector import deadlines
 from connector.config import Settings
-from connector.errors import ConfigError, ProviderRateLimited, ProviderUnavailable
+from connector.errors import (
+    ConfigError,
+    ProviderRateLimited,
+    ProviderTimeout,
+    ProviderUnavailable,
+)
 from connector.providers import Capability, Provider, VideoPage
 from connector.providers.cache import CachedProvider, LookupCache
 from connector.sandbox import World
@@ -366,3 +372,23 @@ def test_cache_settings_are_read_and_checked() -> None:
         Settings.load(environ={"CONNECTOR_LOOKUP_CACHE_TTL": "-1"})
     with pytest.raises(ConfigError, match="CONNECTOR_LOOKUP_CACHE_SIZE"):
         Settings.load(environ={"CONNECTOR_LOOKUP_CACHE_SIZE": "0"})
+
+
+def test_a_waiter_gives_up_at_its_own_deadline() -> None:
+    cache = LookupCache(max_entries=10)
+    started, release = threading.Event(), threading.Event()
+
+    def stalled() -> str:
+        started.set()
+        release.wait(5)
+        return "late"
+
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        leader = pool.submit(cache.get_or_call, ("t", "k"), 30, stalled)
+        assert started.wait(5)
+        with deadlines.within(0.1), pytest.raises(ProviderTimeout):
+            cache.get_or_call(("t", "k"), 30, stalled)
+        release.set()
+        assert leader.result(5) == "late"
+    assert cache.get_or_call(("t", "k"), 30, stalled) == "late"
+    assert cache.calls == 1
