@@ -1,9 +1,10 @@
 """SQLite store: the embedded default, for one process on one machine (WAL mode).
 
-Each transaction opens its own connection: connections are cheap here, and it keeps the
-store safe to share between the WSGI server's threads. Writes take the database lock up
-front (``BEGIN IMMEDIATE``), which serializes read-modify-write transactions, so feed locks
-need nothing more.
+Each thread keeps one connection (opening one costs more than a whole idle trigger poll),
+so the store is safe to share between the WSGI server's threads; a connection that failed is
+dropped and the next transaction opens a fresh one. Writes take the database lock up front
+(``BEGIN IMMEDIATE``), which serializes read-modify-write transactions, so feed locks need
+nothing more.
 """
 
 from __future__ import annotations
@@ -11,7 +12,9 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
+import threading
 import typing as t
+import weakref
 
 from ..errors import ConfigError, StoreFull, StoreReadOnly, StoreUnavailable
 from ._sql import SCHEMA, SQLStore, Statements
@@ -54,14 +57,56 @@ class SQLiteStore(SQLStore):
         # when a write failed for lack of space (see ping).
         self.full: tuple[str, int] | None = None
         os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
+        self._local = threading.local()
+        # Weakly: a thread that ends takes its connection with it.
+        self._open: weakref.WeakSet[_Connection] = weakref.WeakSet()
+        self._generation = 0  # close() makes every thread open a fresh connection
+        self._open_lock = threading.Lock()
         with self._connect() as conn:
             conn.execute("PRAGMA journal_mode=WAL")
         self.migrate()
 
+    def _connection(self, write: bool) -> sqlite3.Connection:
+        """This thread's connection, opened on first use (and again in a forked child or
+        after :meth:`close`)."""
+        if write and not os.access(self.path, os.W_OK) and os.path.exists(self.path):
+            # Made read-only while open: SQLite would go on writing into the WAL through the
+            # descriptors it already holds, and fail only at the next checkpoint.
+            raise _read_only()
+        local = self._local
+        conn: sqlite3.Connection | None = getattr(local, "conn", None)
+        if conn is not None and (local.pid, local.generation) == (os.getpid(), self._generation):
+            return conn
+        conn = self._connect().thing
+        local.conn, local.pid, local.generation = conn, os.getpid(), self._generation
+        with self._open_lock:
+            self._open.add(t.cast(_Connection, conn))
+        return conn
+
+    def _drop(self, conn: sqlite3.Connection) -> None:
+        if getattr(self._local, "conn", None) is conn:
+            self._local.conn = None
+        with self._open_lock:
+            self._open.discard(t.cast(_Connection, conn))
+        conn.close()
+
+    def close(self) -> None:
+        """Close every thread's connection; a later transaction opens a new one."""
+        with self._open_lock:
+            self._generation += 1
+            open_ = list(self._open)
+            self._open.clear()
+        for conn in open_:
+            conn.close()
+
     def _connect(self) -> contextlib.closing[sqlite3.Connection]:
         try:
             conn = sqlite3.connect(
-                self.path, timeout=self.busy_timeout, isolation_level=None, check_same_thread=False
+                self.path,
+                timeout=self.busy_timeout,
+                isolation_level=None,
+                check_same_thread=False,
+                factory=_Connection,
             )
         except sqlite3.Error as exc:
             raise _unavailable(exc, "Cannot open the SQLite store") from exc
@@ -79,26 +124,30 @@ class SQLiteStore(SQLStore):
     def _transaction(
         self, *, write: bool = True, lock: str | None = None
     ) -> t.Iterator[Statements]:
-        with self._connect() as conn:
-            try:
-                conn.execute("BEGIN IMMEDIATE" if write else "BEGIN DEFERRED")
-            except sqlite3.Error as exc:
-                raise self._failed(exc, conn) from exc
-            try:
-                yield Statements(conn, "?")
-                conn.execute("COMMIT")
-            except sqlite3.Error as exc:
-                # SQLite may already have rolled the whole transaction back (a full disk, an
-                # I/O error); either way nothing of it stays.
-                _rollback(conn)
-                if _code(exc) in _UNAVAILABLE:
-                    raise self._failed(exc, conn) from exc
-                raise
-            except BaseException:
-                _rollback(conn)
-                raise
-            if write and self.full is not None:
-                self._check_space(conn)
+        conn = self._connection(write)
+        try:
+            conn.execute("BEGIN IMMEDIATE" if write else "BEGIN DEFERRED")
+        except sqlite3.Error as exc:
+            error = self._failed(exc, conn)
+            self._drop(conn)
+            raise error from exc
+        try:
+            yield Statements(conn, "?")
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            # SQLite may already have rolled the whole transaction back (a full disk, an
+            # I/O error); either way nothing of it stays.
+            _rollback(conn)
+            if _code(exc) in _UNAVAILABLE:
+                error = self._failed(exc, conn)
+                self._drop(conn)
+                raise error from exc
+            raise
+        except BaseException:
+            _rollback(conn)
+            raise
+        if write and self.full is not None:
+            self._check_space(conn)
 
     def _failed(self, exc: sqlite3.Error, conn: sqlite3.Connection) -> StoreUnavailable:
         error = _unavailable(exc, "The store failed")
@@ -120,6 +169,8 @@ class SQLiteStore(SQLStore):
         :raises StoreFull: after a write failed for lack of space, until a write has grown
             the database (a full disk shows only when something needs space).
         """
+        if not os.access(self.path, os.W_OK) and os.path.exists(self.path):
+            raise _read_only()
         with self._transaction(write=False) as sql:
             sql.one("SELECT 1 FROM schema_version")
             # Refused at once on a read-only database, before any lock is taken; a writer
@@ -130,9 +181,15 @@ class SQLiteStore(SQLStore):
             except sqlite3.OperationalError as exc:
                 if _code(exc) not in _BUSY:
                     raise
+            finally:  # the connection serves this thread's next transactions too
+                sql.run(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
         full = self.full
         if full is not None:
             raise StoreFull(full[0])
+
+
+class _Connection(sqlite3.Connection):
+    """A connection the store can hold weakly (sqlite3's own cannot be)."""
 
 
 # SQLite's primary result codes, by what they mean for a caller.
@@ -165,11 +222,15 @@ def _unavailable(exc: sqlite3.Error, what: str) -> StoreUnavailable:
             "The store's disk is full; nothing was recorded. The server's operator must free space."
         )
     if code in (sqlite3.SQLITE_READONLY, sqlite3.SQLITE_PERM):
-        return StoreReadOnly(
-            "The store is read-only (file permissions or a read-only disk); nothing was "
-            "recorded. The server's operator must make it writable."
-        )
+        return _read_only()
     return StoreUnavailable(f"{what} ({exc}); nothing was recorded.")
+
+
+def _read_only() -> StoreReadOnly:
+    return StoreReadOnly(
+        "The store is read-only (file permissions or a read-only disk); nothing was "
+        "recorded. The server's operator must make it writable."
+    )
 
 
 def _pages(conn: sqlite3.Connection) -> int:
