@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import typing as t
 from pathlib import Path
 
@@ -32,7 +33,16 @@ def cli() -> None:
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True, envvar="CONNECTOR_HOST")
 @click.option("--port", default=8000, show_default=True, type=int, envvar="CONNECTOR_PORT")
-@click.option("--threads", default=8, show_default=True, type=int, help="Worker threads.")
+# Each request mostly waits on upstream (tens to hundreds of ms), so threads, not cores,
+# bound how many callers are served at once.
+@click.option(
+    "--threads",
+    default=32,
+    show_default=True,
+    type=click.IntRange(1),
+    envvar="CONNECTOR_THREADS",
+    help="Worker threads: requests served at once.",
+)
 @click.option(
     "--sandbox",
     is_flag=True,
@@ -64,13 +74,23 @@ def serve(host: str, port: int, threads: int, sandbox: bool) -> None:
     if interval > 0:
         scheduler = app.extensions["connector"].scheduler(interval).start()
         click.echo(f"Polling webhook subscriptions every {interval:g} s.")
+    # A service manager stops with SIGTERM: end as on Ctrl-C, so that what is buffered
+    # (upstream usage counts) is written and the store closed.
+    signal.signal(signal.SIGTERM, _exit_on_signal)
     try:
         serve_forever(app, host, port, threads=threads)
+    except KeyboardInterrupt:
+        pass
     finally:
         if scheduler is not None:
             scheduler.stop()
+        app.extensions["connector"].close()
         if upstream is not None:
             upstream.stop()
+
+
+def _exit_on_signal(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 # The sandbox's own secret key: it seals only keys for the sandbox, where any key works.

@@ -130,6 +130,11 @@ class Settings:
     admin_token: str | None = _setting(None, secret=True)
     # Bearer token GET /metrics asks for; unset leaves /metrics open to whoever reaches it.
     metrics_token: str | None = _setting(None, secret=True)
+    # Seconds a process keeps counting upstream calls in memory before writing them to the
+    # store (at the end of the first request after that; reading usage and shutting down
+    # write at once). 0 writes after every request, as on AWS Lambda, where a frozen process
+    # may never serve another.
+    usage_flush_interval: float = _setting(5.0, minimum=0)
     # Delivery attempts kept per subscription for the console's history (oldest go first).
     attempt_log_size: int = _setting(100, minimum=1)
     # Per provider: where it is served (default: its public URL; a proxy or an emulator may

@@ -203,6 +203,7 @@ class Metrics:
         self.state = StateCollector(self)
         r.register(self.state)
         self._usage: dict[tuple[int, str, str, str, str], Usage] = {}
+        self._flushed_at = time.monotonic()
         self._lock = threading.Lock()
 
     # -- attribution ----------------------------------------------------------------------
@@ -291,10 +292,15 @@ class Metrics:
 
     # -- the store side -------------------------------------------------------------------
 
-    def flush(self) -> None:
+    def flush(self, *, due_only: bool = False) -> None:
         """Write the upstream usage counted so far to the store (kept for the next flush
-        if the store is unavailable)."""
+        if the store is unavailable); with ``due_only``, only once ``usage_flush_interval``
+        seconds have passed since the last write."""
         with self._lock:
+            now = time.monotonic()
+            if due_only and now - self._flushed_at < self.settings.usage_flush_interval:
+                return
+            self._flushed_at = now
             pending, self._usage = self._usage, {}
         if not pending:
             return

@@ -164,4 +164,5 @@ class Runtime:
 
     def close(self) -> None:
         self.providers.close()
+        self.metrics.flush()  # the usage counted since the last batch
         self.store.close()

@@ -76,3 +76,41 @@ def test_serve_sandbox_answers_every_endpoint(tmp_path: Path) -> None:
         output, _ = process.communicate(timeout=10)
     assert "SANDBOX MODE" in output
     assert (tmp_path / "connector.db").exists()
+
+
+def test_serve_writes_the_usage_it_batched_when_stopped(tmp_path: Path) -> None:
+    """Upstream calls are counted in memory and written in batches; a service manager's
+    SIGTERM (systemd, docker stop, Kubernetes) must not lose the last batch."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CONNECTOR_")}
+    env["CONNECTOR_USAGE_FLUSH_INTERVAL"] = "3600"
+    process = subprocess.Popen(
+        [str(SCRIPT), "serve", "--sandbox", "--port", str(port)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    from connector.store.activity import Activity
+    from connector.store.sqlite import SQLiteStore
+
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_until_up(base + "/health", process, output=lambda: process.communicate()[0])
+        headers = {"Authorization": "Bearer any-key-works", "X-Request-Source": "N8N"}
+        with httpx.Client(base_url=base, headers=headers, timeout=10) as http:
+            for handle in ("tiktok", "someone"):
+                assert http.post("/v1/actions/get-profile", json={"handle": handle}).is_success
+        store = SQLiteStore(f"sqlite:///{tmp_path / 'connector.db'}")
+        assert Activity(store).usage(0) == [], "batched: not one store write per request"
+    finally:
+        process.terminate()  # SIGTERM
+        output, _ = process.communicate(timeout=10)
+    assert process.returncode == 0, output
+    usage = Activity(store).usage(0)
+    assert [(u.provider, u.request_source, u.outcome) for u in usage] == [
+        ("dumplingai", "N8N", "ok")
+    ]
+    assert usage[0].calls == 2
+    store.close()

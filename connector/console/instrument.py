@@ -43,5 +43,6 @@ def _count(response: Response) -> Response:
 
 def _settle(error: BaseException | None) -> None:
     metrics = runtime().metrics
-    metrics.flush()
+    # Written in batches: a store write per request would cost more than the request.
+    metrics.flush(due_only=True)
     metrics.forget_attribution()
