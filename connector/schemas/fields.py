@@ -22,6 +22,17 @@ HANDLE_INPUT_PATTERN = (
 )
 
 
+#: The handle the documentation and the platforms' examples use.
+HANDLE_EXAMPLE = "tiktok"
+
+#: The handle input of both new-video triggers (polling and webhook), as platforms show it.
+WATCHED_HANDLE = {
+    "title": "TikTok Handle",
+    "description": "The TikTok username to watch, e.g. tiktok or @tiktok (a profile URL works "
+    "too).",
+}
+
+
 def normalize_handle(raw: str) -> str:
     """Return the canonical handle for what a user typed: ``" @Some.User "`` -> ``some.user``.
 
@@ -47,7 +58,11 @@ class Handle(fields.String):
     """A TikTok handle; loads to its canonical form (see :func:`normalize_handle`)."""
 
     def __init__(self, **kwargs: t.Any) -> None:
-        metadata = {"pattern": HANDLE_INPUT_PATTERN, **kwargs.pop("metadata", {})}
+        metadata = {
+            "pattern": HANDLE_INPUT_PATTERN,
+            "example": HANDLE_EXAMPLE,
+            **kwargs.pop("metadata", {}),
+        }
         super().__init__(metadata=metadata, **kwargs)
 
     def _deserialize(self, value: t.Any, attr: str | None, data: t.Any, **kwargs: t.Any) -> str:

@@ -7,7 +7,7 @@ import typing as t
 from marshmallow import Schema, ValidationError, fields, validate
 
 from .base import ArgsSchema
-from .fields import Handle, PlatformId
+from .fields import WATCHED_HANDLE, Handle, PlatformId
 
 
 class HookArgsSchema(ArgsSchema):
@@ -21,10 +21,7 @@ class HookArgsSchema(ArgsSchema):
             "description": "Where each new video is POSTed (the platform's hook URL).",
         },
     )
-    handle = Handle(
-        required=True,
-        metadata={"title": "Handle", "description": "The TikTok username to watch."},
-    )
+    handle = Handle(required=True, metadata=WATCHED_HANDLE)
     event = fields.String(
         load_default="new_video",
         validate=validate.OneOf(["new_video"]),
@@ -43,7 +40,7 @@ class HookArgsSchema(ArgsSchema):
 
 
 class HookSampleArgsSchema(ArgsSchema):
-    handle = Handle(required=True, metadata={"title": "Handle"})
+    handle = Handle(required=True, metadata=WATCHED_HANDLE)
 
 
 class HookSchema(Schema):

@@ -50,7 +50,7 @@ class GetProfileArgsSchema(ArgsSchema):
     handle = Handle(
         required=True,
         metadata={
-            "title": "Handle",
+            "title": "TikTok Handle",
             "description": "The TikTok username, e.g. tiktok or @tiktok (a profile URL works too).",
         },
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from marshmallow import fields, validate
 
 from .base import ArgsSchema
-from .fields import Flag, Handle, PlatformId, PointInTime
+from .fields import WATCHED_HANDLE, Flag, Handle, PlatformId, PointInTime
 from .hook import reject_hook_consumer
 
 #: The largest ``limit`` a poll takes: more than any platform processes in one run.
@@ -15,10 +15,7 @@ MAX_LIMIT = 100
 class NewVideoArgsSchema(ArgsSchema):
     """Which handle to watch, and the dedup scope (see the README's scope rules)."""
 
-    handle = Handle(
-        required=True,
-        metadata={"title": "Handle", "description": "The TikTok username to watch, e.g. @tiktok."},
-    )
+    handle = Handle(required=True, metadata=WATCHED_HANDLE)
     consumer = PlatformId(
         load_default=None,
         validate=[validate.Length(max=200), reject_hook_consumer],

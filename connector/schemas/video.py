@@ -73,6 +73,10 @@ class VideoSchema(RecordSchema):
     )
 
 
+#: The video link the documentation and the platforms' examples use.
+VIDEO_LINK_EXAMPLE = "https://www.tiktok.com/@tiktok/video/7321234567890123456"
+
+
 class GetVideoArgsSchema(ArgsSchema):
     """Input of the get-video action: exactly one of ``url`` or ``video_id``.
 
@@ -86,15 +90,16 @@ class GetVideoArgsSchema(ArgsSchema):
     url = fields.String(
         metadata={
             "title": "Video URL",
-            "description": "A TikTok video link: https://www.tiktok.com/@user/video/ID, "
-            "m.tiktok.com, or a vm.tiktok.com / vt.tiktok.com short link.",
+            "description": f"A TikTok video link, e.g. {VIDEO_LINK_EXAMPLE}, or a vm.tiktok.com "
+            "/ vt.tiktok.com short link. Give this or the Video ID.",
             "pattern": f"{VIDEO_LINK_PATTERN}|{VIDEO_ID_PATTERN}",
+            "example": VIDEO_LINK_EXAMPLE,
         }
     )
     video_id = NumericId(
         metadata={
             "title": "Video ID",
-            "description": "The numeric TikTok video id.",
+            "description": "The numeric TikTok video ID. Give this or the Video URL.",
             "pattern": VIDEO_ID_PATTERN,
         }
     )
