@@ -205,9 +205,7 @@ def dead_letters_replay(ids: tuple[int, ...]) -> None:
 
 
 @cli.command("export")
-@click.argument(
-    "target", type=click.Choice(["manifest", "openapi", "zapier", "make", "n8n", "http", "all"])
-)
+@click.argument("target", type=click.Choice(["openapi", "zapier", "make", "n8n", "http", "all"]))
 @click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
@@ -223,10 +221,10 @@ def dead_letters_replay(ids: tuple[int, ...]) -> None:
 def export(target: str, out: Path | None, manifest_path: Path) -> None:
     """Generate a platform description from manifest.json and the schemas.
 
-    manifest: refresh manifest.json's generated output fields and samples; openapi: the
-    OpenAPI document; zapier: the Zapier CLI app; make: the Make custom app; n8n: the n8n
-    community node package and workflow templates; http: ready-to-paste settings for each
-    platform's generic HTTP module; all: every one, each into its default folder.
+    openapi: the OpenAPI document; zapier: the Zapier CLI app; make: the Make custom app;
+    n8n: the n8n community node package and workflow templates; http: ready-to-paste settings
+    for each platform's generic HTTP module; all: every one, each into its default folder.
+    manifest.json is only read: the schemas' part of it is added at export time.
     """
     from . import exports
 

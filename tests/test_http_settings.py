@@ -27,7 +27,7 @@ SCENARIO_ID = "2345678"  # Make puts text into a JSON string body: {{var.scenari
 
 
 def paste(live: httpx.Client, text: str) -> str:
-    base = manifest_module.load(ROOT / "manifest.json")["base_url"]["example"]
+    base = json.loads((ROOT / "manifest.json").read_text())["base_url"]["example"]
     return text.replace(base, str(live.base_url).rstrip("/")).replace("YOUR_API_KEY", KEY)
 
 
@@ -212,7 +212,5 @@ def test_instant_subscription_settings_name_every_required_field() -> None:
 
 def test_the_readme_shows_the_current_settings() -> None:
     readme = (ROOT / "README.md").read_text()
-    generated = http_settings.markdown(
-        manifest_module.refresh(manifest_module.load(ROOT / "manifest.json"))
-    )
+    generated = http_settings.markdown(manifest_module.load(ROOT / "manifest.json"))
     assert generated in readme, "paste http_settings/README.md's table into README.md"

@@ -17,11 +17,9 @@ from __future__ import annotations
 import json
 import typing as t
 
-from .manifest import Manifest, dumps, operations
+from .manifest import Manifest, dumps, find_trigger, operations
 
 KEY_PLACEHOLDER = "YOUR_API_KEY"
-HANDLE_EXAMPLE = "tiktok"
-VIDEO_URL_EXAMPLE = "https://www.tiktok.com/@tiktok/video/7321234567890123456"
 N8N_CREDENTIAL = "httpHeaderAuth"
 
 Settings = dict[str, t.Any]
@@ -30,7 +28,7 @@ Settings = dict[str, t.Any]
 def settings(manifest: Manifest) -> dict[str, dict[str, Settings]]:
     """Every operation's settings for every platform's generic HTTP module."""
     builders = {
-        "polling": {"zapier": _zapier_poll, "make": _make_poll, "n8n": _n8n_poll},
+        "polling": {"zapier": _zapier_poll, "make": _make_poll, "n8n": _n8n_request},
         "webhook": {p: _subscribe_once for p in ("zapier", "make", "n8n")},
         "action": {"zapier": _zapier_request, "make": _make_request, "n8n": _n8n_request},
     }
@@ -48,9 +46,9 @@ def _url(manifest: Manifest, op: dict[str, t.Any], path: str | None = None) -> s
     return f"{manifest['base_url']['example']}{path or op['path']}"
 
 
-def _example_body(op: dict[str, t.Any]) -> dict[str, t.Any]:
-    examples = {"handle": HANDLE_EXAMPLE, "url": VIDEO_URL_EXAMPLE}
-    return {f["key"]: examples[f["key"]] for f in op["input_fields"] if f["key"] in examples}
+def example_body(op: dict[str, t.Any]) -> dict[str, t.Any]:
+    """The inputs that have an example, filled in with it (the schemas give the examples)."""
+    return {f["key"]: f["example"] for f in op["input_fields"] if "example" in f}
 
 
 def _key_header(manifest: Manifest) -> dict[str, str]:
@@ -84,7 +82,7 @@ def _subscribe_once(manifest: Manifest, op: dict[str, t.Any], platform: str) -> 
             "headers": _headers(manifest, platform, key=True, json_body=True),
             "body": {
                 "target_url": "<the hook URL the platform gives you>",
-                **_example_body(op),
+                **example_body(op),
                 "event": "new_video",
             },
         },
@@ -103,7 +101,7 @@ def _zapier_poll(manifest: Manifest, op: dict[str, t.Any], platform: str) -> Set
     """Retrieve Poll. Zapier drops ids it has seen (the Deduplication Key), so the URL asks
     for ``include_recent``: an answer lost on its way to Zapier comes again, the rest is
     dropped by Zapier."""
-    query = "&".join(f"{k}={v}" for k, v in _example_body(op).items())
+    query = "&".join(f"{k}={v}" for k, v in example_body(op).items())
     return {
         "module": "Webhooks by Zapier: Retrieve Poll",
         "url": f"{_url(manifest, op)}?{query}&consumer=<a name for this zap>&include_recent=true",
@@ -120,7 +118,7 @@ def _zapier_request(manifest: Manifest, op: dict[str, t.Any], platform: str) -> 
         "module": "Webhooks by Zapier: Custom Request",
         "method": op["method"],
         "url": _url(manifest, op),
-        "data": json.dumps(_example_body(op)),
+        "data": json.dumps(example_body(op)),
         "headers": _headers(manifest, platform, key=True, json_body=True),
         "credentials": _ZAPIER_KEY,
     }
@@ -149,7 +147,7 @@ def _make_request(manifest: Manifest, op: dict[str, t.Any], platform: str) -> Se
         "headers": _headers(manifest, platform, key=False, json_body=False),
         "body_content_type": "JSON (application/json)",
         "body_input_method": "JSON string",
-        "body": json.dumps(_example_body(op)),
+        "body": json.dumps(example_body(op)),
         "parse_response": True,
     }
 
@@ -157,10 +155,10 @@ def _make_request(manifest: Manifest, op: dict[str, t.Any], platform: str) -> Se
 def _make_poll(manifest: Manifest, op: dict[str, t.Any], platform: str) -> Settings:
     """The new-video poll for Make's HTTP module: nothing drops repeats after it, so no
     ``include_recent`` (each video comes once). ``{{var.scenario.id}}`` names the feed."""
-    setup = {**_example_body(op), "sample": True}
+    setup = {**example_body(op), "sample": True}
     return {
         **_make_request(manifest, op, platform),
-        "body": json.dumps({**_example_body(op), "consumer": "{{var.scenario.id}}"}),
+        "body": json.dumps({**example_body(op), "consumer": "{{var.scenario.id}}"}),
         "setup_test_body": json.dumps(setup),
     }
 
@@ -168,7 +166,7 @@ def _make_poll(manifest: Manifest, op: dict[str, t.Any], platform: str) -> Setti
 def make_blueprint(manifest: Manifest) -> dict[str, t.Any]:
     """A Make scenario (HTTP request, then one bundle per new video) Make can import. Its
     request names no key: Make asks for the keychain entry when the scenario is opened."""
-    trigger = next(op for op in manifest["triggers"] if op["type"] == "polling")
+    trigger = find_trigger(manifest, "polling")
     request = settings(manifest)["make"][trigger["key"]]
     return {
         "name": f"{manifest['label']}: {trigger['label']}",
@@ -231,7 +229,16 @@ def _n8n_credential(manifest: Manifest) -> Settings:
     return {"type": "Header Auth", "name": key["name"], "value": key["value"]}
 
 
-def _n8n_node(manifest: Manifest, op: dict[str, t.Any], json_body: str) -> Settings:
+def n8n_request_node(manifest: Manifest, op: dict[str, t.Any]) -> Settings:
+    """n8n's HTTP Request node calling the connector; the key is in the Header Auth credential
+    it selects, never in the node itself.
+
+    For the new-video poll, the workflow id names the feed, and a manual run ("Test step",
+    ``$execution.mode`` is "test") asks for a sample, so setting up gives fields to map and
+    changes nothing. The node drops no repeats: no ``include_recent``."""
+    fields = _js_fields(example_body(op))
+    if op.get("type") == "polling":
+        fields += ["consumer: $workflow.id", "sample: $execution.mode === 'test'"]
     return {
         "parameters": {
             "method": op["method"],
@@ -244,7 +251,7 @@ def _n8n_node(manifest: Manifest, op: dict[str, t.Any], json_body: str) -> Setti
             },
             "sendBody": True,
             "specifyBody": "json",
-            "jsonBody": f"={{{{ JSON.stringify({{ {json_body} }}) }}}}",
+            "jsonBody": f"={{{{ JSON.stringify({{ {', '.join(fields)} }}) }}}}",
             "options": {},
         },
         "name": op["label"],
@@ -259,27 +266,10 @@ def _js_fields(values: dict[str, t.Any]) -> list[str]:
 
 
 def _n8n_request(manifest: Manifest, op: dict[str, t.Any], platform: str) -> Settings:
-    body = ", ".join(_js_fields(_example_body(op)))
     return {
         "module": "HTTP Request",
         "credentials": _n8n_credential(manifest),
-        "node": _n8n_node(manifest, op, body),
-    }
-
-
-def _n8n_poll(manifest: Manifest, op: dict[str, t.Any], platform: str) -> Settings:
-    """The new-video poll for n8n's HTTP Request node: the workflow id names the feed; a
-    manual run ("Test step", ``$execution.mode`` is "test") asks for a sample, so setting up
-    gives fields to map and changes nothing. The node drops no repeats: no ``include_recent``."""
-    fields = [
-        *_js_fields(_example_body(op)),
-        "consumer: $workflow.id",
-        "sample: $execution.mode === 'test'",
-    ]
-    return {
-        "module": "HTTP Request",
-        "credentials": _n8n_credential(manifest),
-        "node": _n8n_node(manifest, op, ", ".join(fields)),
+        "node": n8n_request_node(manifest, op),
     }
 
 
@@ -388,7 +378,7 @@ def markdown(manifest: Manifest) -> str:
     all_settings = settings(manifest)
     labels = {op["key"]: op["label"] for op in operations(manifest)}
     key = _key_header(manifest)
-    polling = next(op["key"] for op in manifest["triggers"] if op["type"] == "polling")
+    polling = find_trigger(manifest, "polling")["key"]
     lines = [
         f"Replace `{KEY_PLACEHOLDER}` with your key and `{manifest['base_url']['example']}` "
         "with your connector's URL.",

@@ -80,7 +80,7 @@ class TikTokConnector {
         name: "url",
         type: "string",
         default: "",
-        description: "A TikTok video link, e.g. https://www.tiktok.com/@tiktok/video/7321234567890123456 or a vm.tiktok.com short link. Give this or the Video ID.",
+        description: "A TikTok video link, e.g. https://www.tiktok.com/@tiktok/video/7321234567890123456, or a vm.tiktok.com / vt.tiktok.com short link. Give this or the Video ID.",
         displayOptions: {
           show: {
             operation: [
@@ -120,7 +120,7 @@ class TikTokConnector {
         name: "handle",
         type: "string",
         default: "",
-        description: "The account, e.g. tiktok or @tiktok",
+        description: "The TikTok username, e.g. tiktok or @tiktok (a profile URL works too)",
         required: true,
         displayOptions: {
           show: {

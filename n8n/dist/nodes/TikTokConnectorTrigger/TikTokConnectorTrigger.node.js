@@ -54,7 +54,7 @@ class TikTokConnectorTrigger {
         name: "handle",
         type: "string",
         default: "",
-        description: "The account to watch, e.g. tiktok or @tiktok",
+        description: "The TikTok username to watch, e.g. tiktok or @tiktok (a profile URL works too)",
         required: true,
       },
     ],
