@@ -50,6 +50,11 @@ def _output_field(field: dict[str, str]) -> dict[str, t.Any]:
     return {"key": field["key"], "label": field["label"], "type": field["type"]}
 
 
+def _request(method: str, path: str, body: dict[str, t.Any] | None = None) -> dict[str, t.Any]:
+    """A call to the connector at ``path`` (on the connection's Connector URL)."""
+    return {"url": f"{BASE}{path}", "method": method, **({} if body is None else {"body": body})}
+
+
 def _body(operation: dict[str, t.Any]) -> dict[str, str]:
     return {f["key"]: f"{{{{bundle.inputData.{f['key']}}}}}" for f in operation["input_fields"]}
 
@@ -73,10 +78,10 @@ def _polling_trigger(operation: dict[str, t.Any]) -> dict[str, t.Any]:
         "display": _display(operation),
         "operation": {
             "type": "polling",
-            "perform": {
-                "url": f"{BASE}{operation['path']}",
-                "method": operation["method"],
-                "body": {
+            "perform": _request(
+                operation["method"],
+                operation["path"],
+                {
                     **_body(operation),
                     # Each zap is its own feed (its id arrives as a number, "" in the
                     # editor); the test step asks for a sample (a boolean). Zapier drops
@@ -86,42 +91,35 @@ def _polling_trigger(operation: dict[str, t.Any]) -> dict[str, t.Any]:
                     "sample": "{{bundle.meta.isLoadingSample}}",
                     "include_recent": True,
                 },
-            },
+            ),
             **_common(operation),
         },
     }
 
 
 def _hook_trigger(operation: dict[str, t.Any]) -> dict[str, t.Any]:
-    unsubscribe_path = operation["unsubscribe"]["path"].replace(
-        "{id}", "{{bundle.subscribeData.id}}"
-    )
+    unsubscribe = operation["unsubscribe"]
     return {
         "key": operation["key"],
         "noun": operation["noun"],
         "display": _display(operation),
         "operation": {
             "type": "hook",
-            "performSubscribe": {
-                "url": f"{BASE}{operation['subscribe']['path']}",
-                "method": operation["subscribe"]["method"],
-                "body": {
+            "performSubscribe": _request(
+                **operation["subscribe"],
+                body={
                     **_body(operation),
                     "target_url": "{{bundle.targetUrl}}",
                     "event": "new_video",
                     "consumer": "{{bundle.meta.zap.id}}",
                 },
-            },
-            "performUnsubscribe": {
-                "url": f"{BASE}{unsubscribe_path}",
-                "method": operation["unsubscribe"]["method"],
-            },
+            ),
+            "performUnsubscribe": _request(
+                unsubscribe["method"],
+                unsubscribe["path"].replace("{id}", "{{bundle.subscribeData.id}}"),
+            ),
             "perform": {"source": "return [bundle.cleanedRequest];"},
-            "performList": {
-                "url": f"{BASE}{operation['list']['path']}",
-                "method": operation["list"]["method"],
-                "body": _body(operation),
-            },
+            "performList": _request(**operation["list"], body=_body(operation)),
             **_common(operation),
         },
     }
@@ -134,11 +132,7 @@ def _create(operation: dict[str, t.Any]) -> dict[str, t.Any]:
         "noun": operation["noun"],
         "display": {**_display(operation), "hidden": True},
         "operation": {
-            "perform": {
-                "url": f"{BASE}{operation['path']}",
-                "method": operation["method"],
-                "body": _body(operation),
-            },
+            "perform": _request(operation["method"], operation["path"], _body(operation)),
             **_common(operation),
         },
     }
@@ -187,9 +181,30 @@ def _search(operation: dict[str, t.Any]) -> dict[str, t.Any]:
     }
 
 
-def app_definition(manifest: Manifest) -> dict[str, t.Any]:
+def _authentication(manifest: Manifest) -> dict[str, t.Any]:
+    """The connection: the Connector URL (optional, see index.js) and the key."""
     auth = manifest["authentication"]
     base_url = manifest["base_url"]
+    return {
+        "type": "custom",
+        "fields": [
+            {
+                "key": base_url["key"],
+                "label": base_url["label"],
+                "required": False,
+                "type": "string",
+                "helpText": f"{base_url['help_text']} Leave it empty to use this app's "
+                f"{base_url['env']} environment variable.",
+            },
+            *(_input_field(f) for f in auth["fields"]),
+        ],
+        "test": _request(**auth["test"]),
+        "connectionLabel": auth["connection_label"].replace("{{", "{{bundle.inputData."),
+    }
+
+
+def app_definition(manifest: Manifest) -> dict[str, t.Any]:
+    auth = manifest["authentication"]
     source = manifest["request_sources"]["zapier"]
     return {
         "version": manifest["version"],
@@ -199,22 +214,7 @@ def app_definition(manifest: Manifest) -> dict[str, t.Any]:
             # middleware turn it into a ThrottledError that says when Zapier retries.
             "throwForThrottlingEarly": False
         },
-        "authentication": {
-            "type": "custom",
-            "fields": [
-                {
-                    "key": base_url["key"],
-                    "label": base_url["label"],
-                    "required": False,
-                    "type": "string",
-                    "helpText": f"{base_url['help_text']} Leave it empty to use this app's "
-                    f"{base_url['env']} environment variable.",
-                },
-                *(_input_field(f) for f in auth["fields"]),
-            ],
-            "test": {"url": f"{BASE}{auth['test']['path']}", "method": auth["test"]["method"]},
-            "connectionLabel": auth["connection_label"].replace("{{", "{{bundle.inputData."),
-        },
+        "authentication": _authentication(manifest),
         "requestTemplate": {
             "headers": {
                 auth["header"]: f"{auth['scheme']} {{{{bundle.authData.api_key}}}}",
