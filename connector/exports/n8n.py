@@ -19,11 +19,13 @@ them (``CUSTOM.<name>``).
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import typing as t
 
-from .manifest import Manifest, dumps
+from . import http
+from .manifest import Manifest, dumps, find_trigger
 
 CREDENTIAL = "tikTokConnectorApi"
 CREDENTIAL_CLASS = "TikTokConnectorApi"
@@ -208,32 +210,41 @@ def credentials(manifest: Manifest) -> str:
     return f"{HEADER}\n{_class(CREDENTIAL_CLASS, fields)}"
 
 
+def _operation_property(actions: list[dict[str, t.Any]]) -> dict[str, t.Any]:
+    """The action node's Operation: one option per action, each with its request."""
+    return {
+        "displayName": "Operation",
+        "name": "operation",
+        "type": "options",
+        "noDataExpression": True,
+        "options": [
+            {
+                "name": action["label"],
+                "value": action["key"],
+                "action": _action(action["label"]),
+                "description": _text(action["description"]),
+                "routing": {"request": {"method": action["method"], "url": action["path"]}},
+            }
+            for action in actions
+        ],
+        "default": actions[0]["key"],
+    }
+
+
+def _action_inputs(action: dict[str, t.Any]) -> list[dict[str, t.Any]]:
+    """An action's inputs, shown for its operation and sent in the request body."""
+    return [
+        {
+            **_property(field, {"operation": [action["key"]]}),
+            "routing": {"send": {"type": "body", "property": field["key"]}},
+        }
+        for field in action["input_fields"]
+    ]
+
+
 def action_node(manifest: Manifest) -> str:
     actions = manifest["actions"]
-    properties: list[dict[str, t.Any]] = [
-        {
-            "displayName": "Operation",
-            "name": "operation",
-            "type": "options",
-            "noDataExpression": True,
-            "options": [
-                {
-                    "name": action["label"],
-                    "value": action["key"],
-                    "action": _action(action["label"]),
-                    "description": _text(action["description"]),
-                    "routing": {"request": {"method": action["method"], "url": action["path"]}},
-                }
-                for action in actions
-            ],
-            "default": actions[0]["key"],
-        }
-    ]
-    for action in actions:
-        for field in action["input_fields"]:
-            prop = _property(field, {"operation": [action["key"]]})
-            prop["routing"] = {"send": {"type": "body", "property": field["key"]}}
-            properties.append(prop)
+    properties = [_operation_property(actions), *(p for a in actions for p in _action_inputs(a))]
     nouns = " and ".join(f"{a['noun'].lower()}s" for a in actions)
     description = {
         "displayName": f"{manifest['label']} Connector",
@@ -361,7 +372,7 @@ def _body_fields(trigger: dict[str, t.Any], *, indent: int) -> str:
 
 
 def trigger_node(manifest: Manifest) -> str:
-    trigger = next(op for op in manifest["triggers"] if op["type"] == "polling")
+    trigger = find_trigger(manifest, "polling")
     description = _trigger_description(
         manifest, trigger, TRIGGER_NODE, "Connector Trigger", polling=True
     )
@@ -535,7 +546,7 @@ _HOOK_METHODS = """\
 
 
 def instant_trigger_node(manifest: Manifest) -> str:
-    trigger = next(op for op in manifest["triggers"] if op["type"] == "webhook")
+    trigger = find_trigger(manifest, "webhook")
     description = _trigger_description(
         manifest,
         trigger,
@@ -606,135 +617,122 @@ module.exports = {{}};
 GITIGNORE = "!dist/\n"
 
 
-def _http_node(
-    manifest: Manifest, name: str, operation: dict[str, t.Any], body: str, position: list[int]
-) -> dict[str, t.Any]:
-    """n8n's HTTP Request node calling the connector, with the key in a Header Auth
-    credential (``Authorization: Bearer <key>``), never in the workflow itself."""
-    return {
-        "parameters": {
-            "method": operation["method"],
-            "url": f"{manifest['base_url']['example']}{operation['path']}",
-            "authentication": "genericCredentialType",
-            "genericAuthType": "httpHeaderAuth",
-            "sendHeaders": True,
-            "headerParameters": {
-                "parameters": [
-                    {"name": "X-Request-Source", "value": manifest["request_sources"]["n8n"]},
-                ]
-            },
-            "sendBody": True,
-            "specifyBody": "json",
-            "jsonBody": body,
-            "options": {},
-        },
-        "id": f"{name.lower().replace(' ', '-')}",
-        "name": name,
-        "type": "n8n-nodes-base.httpRequest",
-        "typeVersion": 4.2,
-        "position": position,
-        "credentials": {"httpHeaderAuth": HEADER_AUTH_CREDENTIAL},
-    }
-
-
 #: The Header Auth credential the HTTP Request workflows use: name "Authorization", value
 #: "Bearer <your key>". Create it in n8n (or pick yours) after importing.
 HEADER_AUTH_CREDENTIAL = {"id": "tiktokConnectorKey", "name": "TikTok connector key"}
 
 
 def workflows(manifest: Manifest) -> dict[str, dict[str, t.Any]]:
-    polling = next(op for op in manifest["triggers"] if op["type"] == "polling")
-    instant = next(op for op in manifest["triggers"] if op["type"] == "webhook")
-    get_video = next(op for op in manifest["actions"] if op["key"] == "get_video")
-    credential = {
-        CREDENTIAL: {"id": "tiktokConnectorApi", "name": f"{manifest['label']} Connector API"}
-    }
-    schedule = {
-        "parameters": {"rule": {"interval": [{"field": "minutes", "minutesInterval": 5}]}},
-        "id": "schedule",
-        "name": "Every 5 Minutes",
-        "type": "n8n-nodes-base.scheduleTrigger",
-        "typeVersion": 1.2,
-        "position": [0, 0],
-    }
-    # $execution.mode is "test" when the workflow is run by hand in the editor, else
-    # "production" (n8n-io/n8n packages/core/src/execution-engine/node-execution-context/
-    # utils/get-additional-keys.ts): the first manual run shows sample videos.
-    new_videos = _http_node(
-        manifest,
-        "New TikTok Videos",
-        polling,
-        "={{ JSON.stringify({ handle: 'tiktok', consumer: $workflow.id, "
-        "sample: $execution.mode === 'test' }) }}",
-        [220, 0],
-    )
-    manual = {
-        "parameters": {},
-        "id": "manual",
-        "name": "When clicking Test workflow",
-        "type": "n8n-nodes-base.manualTrigger",
-        "typeVersion": 1,
-        "position": [0, 0],
-    }
-    lookup = _http_node(
-        manifest,
-        "Get TikTok Video",
-        get_video,
-        "={{ JSON.stringify({ url: "
-        "'https://www.tiktok.com/@tiktok/video/7321234567890123456' }) }}",
-        [220, 0],
-    )
-
-    def trigger(node: str, label: str, extra: dict[str, t.Any]) -> dict[str, t.Any]:
-        return {
-            "parameters": {"handle": "tiktok", **extra},
-            "id": node.lower(),
-            "name": label,
-            "type": f"{CUSTOM_PREFIX}.{NODE_NAMES[node]}",
-            "typeVersion": 1,
-            "position": [0, 0],
-            "credentials": credential,
-        }
-
-    community = trigger(
-        TRIGGER_NODE,
-        polling["label"],
-        {"pollTimes": {"item": [{"mode": "everyX", "value": 5, "unit": "minutes"}]}},
-    )
-    instant_node = trigger(INSTANT_NODE, instant["label"], {})
-    instant_node["webhookId"] = "9d3c2f8e-4b1a-4c6d-8e2f-1a7b5c3d9e01"
-
-    def flow(
-        name: str, wf_id: str, first: dict[str, t.Any], second: dict[str, t.Any] | None
-    ) -> dict[str, t.Any]:
-        nodes = [first] + ([second] if second else [])
-        connections = (
-            {first["name"]: {"main": [[{"node": second["name"], "type": "main", "index": 0}]]}}
-            if second
-            else {}
-        )
-        return {
-            "id": wf_id,
-            "name": name,
-            "nodes": nodes,
-            "connections": connections,
-            "settings": {"executionOrder": "v1"},
-            "active": False,
-        }
-
+    """The importable workflows, by file name."""
     return {
-        "new-video-http.json": flow(
-            "TikTok: new videos (HTTP Request)", "tiktokNewVideoHttp", schedule, new_videos
-        ),
-        "get-video-http.json": flow(
-            "TikTok: get a video (HTTP Request)", "tiktokGetVideoHttp", manual, lookup
-        ),
-        "new-video-node.json": flow(
-            "TikTok: new videos (custom node)", "tiktokNewVideoNode", community, None
-        ),
-        "new-video-instant-node.json": flow(
-            "TikTok: new videos, instant (custom node)", "tiktokNewVideoInstant", instant_node, None
-        ),
+        "new-video-http.json": _new_video_http(manifest),
+        "get-video-http.json": _get_video_http(manifest),
+        "new-video-node.json": _new_video_node(manifest),
+        "new-video-instant-node.json": _new_video_instant_node(manifest),
+    }
+
+
+def _new_video_http(manifest: Manifest) -> dict[str, t.Any]:
+    """A schedule, then the poll on n8n's HTTP Request node. Its body asks for a sample when
+    ``$execution.mode`` is "test" (a run by hand in the editor; n8n-io/n8n packages/core/src/
+    execution-engine/node-execution-context/utils/get-additional-keys.ts)."""
+    schedule = _node(
+        "schedule",
+        "Every 5 Minutes",
+        "n8n-nodes-base.scheduleTrigger",
+        1.2,
+        {"rule": {"interval": [{"field": "minutes", "minutesInterval": 5}]}},
+    )
+    poll = _http_request(manifest, find_trigger(manifest, "polling"), "New TikTok Videos")
+    return _flow("TikTok: new videos (HTTP Request)", "tiktokNewVideoHttp", schedule, poll)
+
+
+def _get_video_http(manifest: Manifest) -> dict[str, t.Any]:
+    """A manual start, then the get-video lookup on n8n's HTTP Request node."""
+    manual = _node("manual", "When clicking Test workflow", "n8n-nodes-base.manualTrigger", 1, {})
+    get_video = next(op for op in manifest["actions"] if op["key"] == "get_video")
+    lookup = _http_request(manifest, get_video, "Get TikTok Video")
+    return _flow("TikTok: get a video (HTTP Request)", "tiktokGetVideoHttp", manual, lookup)
+
+
+def _new_video_node(manifest: Manifest) -> dict[str, t.Any]:
+    """The polling trigger node on its own, polling every 5 minutes."""
+    poll_times = {"item": [{"mode": "everyX", "value": 5, "unit": "minutes"}]}
+    node = _trigger_node(manifest, "polling", TRIGGER_NODE, pollTimes=poll_times)
+    return _flow("TikTok: new videos (custom node)", "tiktokNewVideoNode", node)
+
+
+def _new_video_instant_node(manifest: Manifest) -> dict[str, t.Any]:
+    """The instant trigger node on its own, with the webhook id n8n gives its URL."""
+    node = _trigger_node(manifest, "webhook", INSTANT_NODE)
+    node["webhookId"] = "9d3c2f8e-4b1a-4c6d-8e2f-1a7b5c3d9e01"
+    return _flow("TikTok: new videos, instant (custom node)", "tiktokNewVideoInstant", node)
+
+
+def _node(
+    node_id: str,
+    name: str,
+    node_type: str,
+    version: float,
+    parameters: dict[str, t.Any],
+    **extra: t.Any,
+) -> dict[str, t.Any]:
+    """A workflow node, laid out as n8n exports it (``_flow`` places it)."""
+    return {
+        "parameters": parameters,
+        "id": node_id,
+        "name": name,
+        "type": node_type,
+        "typeVersion": version,
+        "position": [0, 0],
+        **extra,
+    }
+
+
+def _http_request(manifest: Manifest, operation: dict[str, t.Any], name: str) -> dict[str, t.Any]:
+    """The HTTP Request node of http_settings/, named ``name``, with the Header Auth
+    credential selected."""
+    node = http.n8n_request_node(manifest, operation)
+    return _node(
+        name.lower().replace(" ", "-"),
+        name,
+        node["type"],
+        node["typeVersion"],
+        node["parameters"],
+        credentials={http.N8N_CREDENTIAL: HEADER_AUTH_CREDENTIAL},
+    )
+
+
+def _trigger_node(
+    manifest: Manifest, kind: str, node: str, **parameters: t.Any
+) -> dict[str, t.Any]:
+    """A trigger node of this package, its inputs filled in with their examples."""
+    trigger = find_trigger(manifest, kind)
+    credential = {"id": "tiktokConnectorApi", "name": f"{manifest['label']} Connector API"}
+    return _node(
+        node.lower(),
+        trigger["label"],
+        f"{CUSTOM_PREFIX}.{NODE_NAMES[node]}",
+        1,
+        {**http.example_body(trigger), **parameters},
+        credentials={CREDENTIAL: credential},
+    )
+
+
+def _flow(name: str, workflow_id: str, *nodes: dict[str, t.Any]) -> dict[str, t.Any]:
+    """A workflow of ``nodes``, left to right, each one starting the next."""
+    placed = [{**node, "position": [220 * index, 0]} for index, node in enumerate(nodes)]
+    connections = {
+        node["name"]: {"main": [[{"node": after["name"], "type": "main", "index": 0}]]}
+        for node, after in itertools.pairwise(placed)
+    }
+    return {
+        "id": workflow_id,
+        "name": name,
+        "nodes": placed,
+        "connections": connections,
+        "settings": {"executionOrder": "v1"},
+        "active": False,
     }
 
 
