@@ -81,8 +81,9 @@ def _input_field(name: str, field: fields.Field) -> dict[str, t.Any]:
     }
     for rule in field.validators:
         if isinstance(rule, validate.OneOf):
+            # A choice without a label of its own is shown as its value.
             described["choices"] = [
-                {"value": value, "label": label} for value, label in rule.options()
+                {"value": value, "label": label or value} for value, label in rule.options()
             ]
     if "example" in field.metadata:
         described["example"] = field.metadata["example"]
