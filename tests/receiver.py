@@ -19,6 +19,7 @@ class Received:
     body: t.Any
     verified: bool
     status: int
+    at: float = dataclasses.field(default_factory=time.time)  # when it arrived
 
 
 class Receiver:

@@ -90,3 +90,20 @@ def test_one_failing_handle_leaves_the_concurrent_others_queued(
     again = run_cycle(app.extensions["connector"].poll_context)
     assert (again.failed, again.queued) == (0, 1)
     assert receiver.all(HANDLES[3])
+
+
+def test_a_handles_news_is_delivered_while_the_cycle_reads_the_others(
+    make_app: t.Any, receiver_server: tuple[Receiver, BackgroundServer], world: World
+) -> None:
+    app = make_app(**SETTINGS, POLL_CONCURRENCY=1)
+    watch(app, receiver_server, world)
+    world.latency["profile-videos"] = 0.25  # one read at a time: 8 reads take 2 s
+    posted = {handle: world.post_video(handle).id for handle in HANDLES}
+    report = run_cycle(app.extensions["connector"].poll_context)
+    assert (report.watched, report.queued, report.delivery.delivered) == (8, 8, 8)
+    receiver, _ = receiver_server
+    for handle in HANDLES:
+        assert [body["id"] for body in receiver.bodies(handle)] == [posted[handle]]
+    first_delivery = min(received.at for received in receiver.received)
+    last_read = max(request.at for request in world.requests("profile-videos"))
+    assert first_delivery < last_read, "deliveries waited for the whole cycle"

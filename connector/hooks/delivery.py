@@ -242,18 +242,7 @@ class Deliverer:
         heads = store.next_deliveries(time.time())
         subscriptions = {s.id: s for s in store.subscriptions()} if heads else {}
         with self._cond:
-            if self._closed:
-                raise RuntimeError("this deliverer is closed")
-            for head in heads:
-                subscription = subscriptions.get(head.subscription_id)
-                if subscription is None or subscription.id in self._scheduled:
-                    continue
-                unanswered = head.attempts > 0 and head.last_status is None
-                target = target_key(subscription.target_url)
-                self._queue.append(_Task(subscription, target, unanswered, max_per_subscription))
-                self._scheduled.add(subscription.id)
-            self._start_workers()
-            self._cond.notify_all()
+            self._schedule(heads, subscriptions, max_per_subscription)
             until = None if self.wait is None else time.monotonic() + self.wait
             while self._scheduled:
                 left = None if until is None else until - time.monotonic()
@@ -262,6 +251,41 @@ class Deliverer:
                 self._cond.wait(left)
             report, self._report = self._report, DeliveryReport()
         return report
+
+    def start(
+        self, subscriptions: t.Iterable[Subscription], *, max_per_subscription: int = 100
+    ) -> None:
+        """Start delivering what is due to ``subscriptions`` now, without waiting (a poll
+        cycle hands over each handle's news as soon as it is queued); :meth:`run` counts and
+        waits for them with the rest."""
+        wanted = {s.id: s for s in subscriptions}
+        heads = [
+            head
+            for subscription_id in wanted
+            for head in self.store.next_deliveries(time.time(), subscription_id)
+        ]
+        with self._cond:
+            self._schedule(heads, wanted, max_per_subscription)
+
+    def _schedule(
+        self,
+        heads: t.Iterable[Delivery],
+        subscriptions: t.Mapping[str, Subscription],
+        max_per_subscription: int,
+    ) -> None:
+        """Queue a task per subscription whose head delivery is due (under the lock)."""
+        if self._closed:
+            raise RuntimeError("this deliverer is closed")
+        for head in heads:
+            subscription = subscriptions.get(head.subscription_id)
+            if subscription is None or subscription.id in self._scheduled:
+                continue
+            unanswered = head.attempts > 0 and head.last_status is None
+            target = target_key(subscription.target_url)
+            self._queue.append(_Task(subscription, target, unanswered, max_per_subscription))
+            self._scheduled.add(subscription.id)
+        self._start_workers()
+        self._cond.notify_all()
 
     def _start_workers(self) -> None:
         self._threads = [thread for thread in self._threads if thread.is_alive()]

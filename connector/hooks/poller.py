@@ -1,5 +1,8 @@
 """One poll cycle: read each watched handle once, queue new videos, deliver what is due.
 
+Deliveries of a handle's news start as soon as they are queued, while the cycle reads the
+other handles.
+
 The same code runs from ``connector poll`` (cron), the scheduler inside ``connector serve``
 and the scheduled Lambda event. A cycle is safe to run twice at once or to kill at any
 point: queueing happens in the transaction that marks videos seen, and deliveries are
@@ -9,6 +12,7 @@ claimed before they are sent.
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import dataclasses
 import json
 import logging
@@ -98,9 +102,11 @@ def run_cycle(ctx: PollContext, *, deliverer: Deliverer | None = None) -> CycleR
     gates: dict[str, threading.BoundedSemaphore] = {}
     tenant_keys: dict[str, bytes | None] = {}
     by_watch: dict[WatchKey, list[Subscription]] | None = None
-    running: dict[concurrent.futures.Future[tuple[CycleReport, float]], WatchKey] = {}
+    running: dict[concurrent.futures.Future[_Polled], WatchKey] = {}
+    own = ctx.deliverers() if deliverer is None else None
+    deliver = deliverer or t.cast(Deliverer, own)
 
-    def settle(done: t.Iterable[concurrent.futures.Future[tuple[CycleReport, float]]]) -> None:
+    def settle(done: t.Iterable[concurrent.futures.Future[_Polled]]) -> None:
         # Claims are released here, by this one thread, a batch at a time: readers then
         # write only when they queue something, and meet no release at SQLite's write lock.
         # One transaction releases every claim read since the last one.
@@ -125,7 +131,10 @@ def run_cycle(ctx: PollContext, *, deliverer: Deliverer | None = None) -> CycleR
             # (hooks/cadence.py), a failed one after the base gap.
             store.release_watches(owner, polls, found_new=found, failed=failed, defer=defer)
 
-    with concurrent.futures.ThreadPoolExecutor(width, thread_name_prefix="poll") as pool:
+    with (
+        _closing(own),
+        concurrent.futures.ThreadPoolExecutor(width, thread_name_prefix="poll") as pool,
+    ):
         try:
             # Claim a batch whenever a reader is free: at most a batch waits for a reader,
             # so that workers running cycles at once share the work, and claims (each a
@@ -145,7 +154,9 @@ def run_cycle(ctx: PollContext, *, deliverer: Deliverer | None = None) -> CycleR
                 for key in keys:
                     watchers = by_watch.get(key) or _watchers(ctx, key)
                     gate = _gate(ctx, gates, key, width)
-                    reader = pool.submit(_poll_watch, ctx, key, watchers, gate, tenant_keys)
+                    reader = pool.submit(
+                        _poll_watch, ctx, key, watchers, gate, tenant_keys, deliver.start
+                    )
                     running[reader] = key
                 if len(running) >= width:
                     done, _ = concurrent.futures.wait(
@@ -154,17 +165,24 @@ def run_cycle(ctx: PollContext, *, deliverer: Deliverer | None = None) -> CycleR
                     settle(done)
         finally:
             settle(list(running))
-    if deliverer is not None:
-        report.delivery = deliverer.run()
-    else:
-        own = ctx.deliverers()
-        try:
-            report.delivery = own.run()
-        finally:
-            own.close()
+        # What was started above, and everything else due (retries, other workers' news).
+        report.delivery = deliver.run()
     ctx.metrics.poll_cycle(report, started)
     log.info("poll cycle: %s", report.as_dict())
     return report
+
+
+# What reading one watched handle gave: its report, and when the read ended.
+_Polled = tuple[CycleReport, float]
+
+
+@contextlib.contextmanager
+def _closing(deliverer: Deliverer | None) -> t.Iterator[None]:
+    try:
+        yield
+    finally:
+        if deliverer is not None:
+            deliverer.close()
 
 
 def _gate(
@@ -187,14 +205,17 @@ def _poll_watch(
     watchers: list[Subscription],
     gate: threading.BoundedSemaphore,
     tenant_keys: dict[str, bytes | None],
-) -> tuple[CycleReport, float]:
-    """Read one claimed handle: what it found, as a report of its own (a failure is logged
-    and counted here, never raised), and when the poll ended."""
+    deliver: t.Callable[[list[Subscription]], None],
+) -> _Polled:
+    """Read one claimed handle and hand its news to ``deliver`` at once: what it found, as
+    a report of its own (a failure is logged and counted here, never raised), and when the
+    poll ended."""
     part = CycleReport(watched=1)
     secrets: set[str] = set()
+    queued_for: list[Subscription] = []
     try:
         with gate:
-            _poll_handle(ctx, watchers, part, secrets, tenant_keys)
+            queued_for = _poll_handle(ctx, watchers, part, secrets, tenant_keys)
     except ConnectorError as exc:
         # Upstream text may quote the subscriber's key: neither the log nor the
         # watch's last error (shown in the console) may carry it.
@@ -222,6 +243,11 @@ def _poll_watch(
             type(exc).__name__,
             trace,
         )
+    if queued_for:
+        try:
+            deliver(queued_for)
+        except Exception:  # queued all the same: the cycle's closing run delivers them
+            log.exception("could not start delivering the news of @%s at once", key.handle)
     return part, time.time()
 
 
@@ -236,19 +262,20 @@ def _poll_handle(
     report: CycleReport,
     secrets: set[str],
     tenant_keys: dict[str, bytes | None] | None = None,
-) -> None:
+) -> list[Subscription]:
     """Read one handle for every subscription watching it; counts into ``report`` what was
-    queued and skipped, and adds to ``secrets`` the keys it used (to redact from logs).
-    ``tenant_keys`` keeps the sealed keys read in this cycle, one store read per tenant."""
+    queued and skipped, adds to ``secrets`` the keys it used (to redact from logs), and
+    returns the subscriptions it queued news for. ``tenant_keys`` keeps the sealed keys read
+    in this cycle, one store read per tenant."""
     if not watchers:
-        return
+        return []
     first = watchers[0]
     tenant_keys = {} if tenant_keys is None else tenant_keys
     if first.tenant not in tenant_keys:
         tenant_keys[first.tenant] = ctx.store.tenant_key(first.tenant)
     sealed = tenant_keys[first.tenant]
     if sealed is None:
-        return
+        return []
     bearer = require_sealer(ctx.sealer).open(sealed, f"tenant:{first.tenant}")
     secrets.add(bearer)
     # One upstream read serves every watcher; it carries the first one's platform.
@@ -261,6 +288,7 @@ def _poll_handle(
     report.skipped += read.skipped
     now = time.time()
     listed = [v["id"] for v in read.videos]
+    queued_for: list[Subscription] = []
     for subscription in watchers:
         # Mostly nothing is new: a read says so without taking the store's write lock.
         state, known = ctx.store.peek(subscription.feed, listed)
@@ -275,3 +303,6 @@ def _poll_handle(
             oldest_first = [(v["id"], json.dumps(v)) for v in reversed(fresh)]
             tx.enqueue(subscription.id, oldest_first, now)
             report.queued += len(oldest_first)
+        if oldest_first:
+            queued_for.append(subscription)
+    return queued_for
