@@ -102,9 +102,9 @@ def disk_full(store: SQLiteStore) -> t.Iterator[None]:
     probe.close()
     connect = SQLiteStore._connect
 
-    def capped(self: SQLiteStore) -> t.Any:
-        conn: t.Any = connect(self)  # contextlib.closing: the connection is its .thing
-        conn.thing.execute(f"PRAGMA max_page_count = {pages}")
+    def capped(self: SQLiteStore) -> sqlite3.Connection:
+        conn = connect(self)
+        conn.execute(f"PRAGMA max_page_count = {pages}")
         return conn
 
     with pytest.MonkeyPatch.context() as patch:

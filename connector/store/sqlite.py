@@ -62,7 +62,7 @@ class SQLiteStore(SQLStore):
         self._open: weakref.WeakSet[_Connection] = weakref.WeakSet()
         self._generation = 0  # close() makes every thread open a fresh connection
         self._open_lock = threading.Lock()
-        with self._connect() as conn:
+        with contextlib.closing(self._connect()) as conn:
             conn.execute("PRAGMA journal_mode=WAL")
         self.migrate()
 
@@ -77,7 +77,7 @@ class SQLiteStore(SQLStore):
         conn: sqlite3.Connection | None = getattr(local, "conn", None)
         if conn is not None and (local.pid, local.generation) == (os.getpid(), self._generation):
             return conn
-        conn = self._connect().thing
+        conn = self._connect()
         local.conn, local.pid, local.generation = conn, os.getpid(), self._generation
         with self._open_lock:
             self._open.add(t.cast(_Connection, conn))
@@ -99,7 +99,7 @@ class SQLiteStore(SQLStore):
         for conn in open_:
             conn.close()
 
-    def _connect(self) -> contextlib.closing[sqlite3.Connection]:
+    def _connect(self) -> sqlite3.Connection:
         try:
             conn = sqlite3.connect(
                 self.path,
@@ -118,7 +118,7 @@ class SQLiteStore(SQLStore):
         except sqlite3.Error as exc:
             conn.close()
             raise _unavailable(exc, "The store could not be opened") from exc
-        return contextlib.closing(conn)
+        return conn
 
     @contextlib.contextmanager
     def _transaction(
