@@ -24,7 +24,7 @@ from ..store import FeedKey, FeedTransaction, Gap, Observed
 
 if t.TYPE_CHECKING:
     from ..providers.base import VideoLister
-    from ..store import Store
+    from ..store import FeedState, Store
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +70,33 @@ class HandleRead:
     skipped: int = 0
 
 
+class Glimpse:
+    """What one poll has read of a feed's state without a lock: the state, and which of the
+    videos listed so far the feed knows, each id asked once.
+
+    The judgements made before locking (does a page overlap what is known, is anything new)
+    go by it; the locked decision reads again. So an idle poll reads the store once.
+    """
+
+    def __init__(self, store: Store, feed: FeedKey) -> None:
+        self.store = store
+        self.feed = feed
+        self.state: FeedState | None = None
+        self.known: set[str] = set()
+        self._asked: set[str] | None = None  # None until the first read
+
+    def look(self, videos: t.Iterable[Video]) -> tuple[FeedState | None, set[str]]:
+        """The state, and the known ones among ``videos`` and those asked before (read
+        from the store when any of ``videos`` was not asked yet)."""
+        ids = [v["id"] for v in videos]
+        missing = ids if self._asked is None else [i for i in ids if i not in self._asked]
+        if self._asked is None or missing:
+            self.state, known = self.store.peek(self.feed, missing)
+            self.known |= known
+            self._asked = (self._asked or set()) | set(missing)
+        return self.state, self.known
+
+
 def sample(provider: VideoLister, handle: str, size: int) -> list[Video]:
     """The latest ``size`` videos, newest first; reads no state and writes none."""
     page = provider.list_videos(handle)
@@ -101,9 +128,10 @@ def poll(
     """
     settings = settings or PollSettings()
     start = time.monotonic() if arrived is None else arrived
+    glimpse = Glimpse(store, feed)
     with deadlines.until(start + settings.budget - settings.store_reserve):
-        read = read_feed(provider, store, feed, since=since, settings=settings)
-    if not include_recent and _nothing_new(store, feed, read):
+        read = read_feed(provider, glimpse, since=since, settings=settings)
+    if not include_recent and _nothing_new(glimpse, read):
         # An idle poll, the usual one, writes nothing and so takes no write lock: what the
         # page holds is already recorded, and recording it again would change nothing that
         # the next writing poll does not redo (it records its whole page before pruning).
@@ -123,13 +151,13 @@ def poll(
         return answer
 
 
-def _nothing_new(store: Store, feed: FeedKey, read: FeedRead) -> bool:
+def _nothing_new(glimpse: Glimpse, read: FeedRead) -> bool:
     """Whether a poll's read holds nothing new to ``feed`` and opens or closes no catch-up,
     judged on committed state without a lock (a poll that finds something new locks the
     feed and decides again, so two polls never both return a video)."""
     if read.gaps_before or read.gaps_after:
         return False
-    state, known = store.peek(feed, [v["id"] for v in read.videos])
+    state, known = glimpse.look(read.videos)
     if state is None or state.gaps:
         return False
     return all(v["id"] in known or v["created_at_timestamp"] <= state.floor for v in read.videos)
@@ -137,8 +165,7 @@ def _nothing_new(store: Store, feed: FeedKey, read: FeedRead) -> bool:
 
 def read_feed(
     provider: VideoLister,
-    store: Store,
-    feed: FeedKey,
+    glimpse: Glimpse,
     *,
     since: int | None = None,
     settings: PollSettings,
@@ -148,15 +175,18 @@ def read_feed(
     The first page must be read (else :class:`ProviderTimeout`); a later page that the time
     left cannot cover becomes a gap for the next poll instead.
     """
-    state, _ = store.peek(feed, [])
-    gaps_before = state.gaps if state else ()
+    feed = glimpse.feed
 
-    def wants_older(last: Video) -> bool:
-        return _needs_older(store, feed, last, since)
+    def wants_older(page: list[Video]) -> bool:
+        return _needs_older(glimpse, page, since)
 
     videos, cut, pages, skipped = _read_pages(
         provider, feed.handle, None, wants_older, settings.max_pages
     )
+    # The gaps as the feed held them when its first page was judged: the ones this poll
+    # reads and replaces (see poll).
+    state, _ = glimpse.look(videos)
+    gaps_before = state.gaps if state else ()
     gaps: list[Gap] = []
     if cut is not None:
         gaps.append(Gap(cut, settings.max_pages - pages))
@@ -213,8 +243,10 @@ def read_handle(
 ) -> HandleRead:
     """:func:`fetch`, also telling how many malformed items were skipped."""
 
-    def wants_older(last: Video) -> bool:
-        return any(_needs_older(store, feed, last, since) for feed in feeds)
+    glimpses = [Glimpse(store, feed) for feed in feeds]
+
+    def wants_older(page: list[Video]) -> bool:
+        return any(_needs_older(glimpse, page, since) for glimpse in glimpses)
 
     videos, _, _, skipped = _read_pages(provider, feeds[0].handle, None, wants_older, max_pages)
     return HandleRead(videos, skipped)
@@ -224,15 +256,15 @@ def _read_pages(
     provider: VideoLister,
     handle: str,
     cursor: str | None,
-    wants_older: t.Callable[[Video], bool],
+    wants_older: t.Callable[[list[Video]], bool],
     max_pages: int,
 ) -> tuple[list[Video], str | None, int, int]:
     """(videos, cursor of the first page left unread for want of time, pages read, malformed
     items skipped).
 
     Pinned videos sit on top of page 1 whatever their age, so overlap is judged by the last
-    video of a page: once ``wants_older`` says no for it, the pages after it hold nothing
-    new. The first page is always attempted; each later one only with time left for it.
+    video of a page: once ``wants_older`` says no for the page, the pages after it hold
+    nothing new. The first page is always attempted; each later one only with time left for it.
     """
     videos: list[Video] = []
     skipped = 0
@@ -260,7 +292,7 @@ def _read_pages(
         videos.extend(timed)
         if not page.has_more or not page.cursor or not timed:
             return videos, None, pages + 1, skipped
-        if not wants_older(timed[-1]):
+        if not wants_older(timed):
             return videos, None, pages + 1, skipped
         cursor = page.cursor
     return videos, None, max_pages, skipped
@@ -350,8 +382,12 @@ def _with_recent(
     return answer + [v for v in recent if v["id"] not in returned][: max(spare, 0)]
 
 
-def _needs_older(store: Store, feed: FeedKey, last: Video, since: int | None) -> bool:
-    state, known = store.peek(feed, [last["id"]])
+def _needs_older(glimpse: Glimpse, page: list[Video], since: int | None) -> bool:
+    """Whether the pages after ``page`` may hold videos new to the feed: its last video is
+    neither known nor older than the feed's floor (the whole page is looked up at once, so
+    that judging whether anything is new reads nothing more)."""
+    last = page[-1]
+    state, known = glimpse.look(page)
     if state is None:
         return since is not None and last["created_at_timestamp"] >= since
     return last["id"] not in known and last["created_at_timestamp"] > state.floor
