@@ -163,6 +163,13 @@ class Metrics:
             buckets=_LATENCY_BUCKETS,
             registry=r,
         )
+        self.lookups = Counter(
+            "connector_lookups",
+            "Lookups that may share upstream calls (see CONNECTOR_LOOKUP_CACHE_TTL), by result:"
+            " call (went upstream), hit (an answer kept) or shared (waited for a call in flight).",
+            ["result"],
+            registry=r,
+        )
         self.poll_cycles = Counter(
             "connector_poll_cycles", "Poll cycles run (webhook subscriptions).", registry=r
         )
@@ -235,6 +242,10 @@ class Metrics:
             known = self._usage.get(key)
             calls, total = (known.calls, known.seconds) if known else (0, 0.0)
             self._usage[key] = Usage(tenant, provider, source, outcome, calls + 1, total + seconds)
+
+    def lookup(self, result: str) -> None:
+        """A lookup through the shared-lookup cache: "call", "hit" or "shared"."""
+        self.lookups.labels(result).inc()
 
     def store_error(self, where: str) -> None:
         self.store_errors.labels(where).inc()

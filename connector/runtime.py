@@ -62,6 +62,7 @@ class Runtime:
             max_entries=settings.lookup_cache_size,
             lookup_ttl=settings.lookup_cache_ttl,
             feed_ttl=settings.feed_cache_ttl,
+            count=self.metrics.lookup,
         )
         self.subscriptions = Subscriptions(self.store, self._sealer, self.providers, settings)
         self.poll_context = PollContext(

@@ -122,6 +122,10 @@ def test_concurrent_identical_lookups_make_one_upstream_call(
     # Kept for CONNECTOR_LOOKUP_CACHE_TTL: the next identical lookup costs nothing either.
     assert at_once(url, [(KEY, "/v1/actions/get-video", {"video_id": video_id})])[0].is_success
     assert len(world.requests("video")) == 1
+    # The operator sees what was saved: 1 call, the others shared in flight, 1 kept answer.
+    metrics = httpx.get(f"{url}/metrics").text
+    for result, count in (("call", 1), ("shared", CALLERS - 1), ("hit", 1)):
+        assert f'connector_lookups_total{{result="{result}"}} {count}.0' in metrics, result
 
 
 def test_concurrent_profile_lookups_make_one_upstream_call(

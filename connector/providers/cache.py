@@ -49,6 +49,8 @@ class LookupCache:
     :param lookup_ttl: seconds a video or profile lookup is kept (0: never shared).
     :param feed_ttl: seconds a feed's first page is kept (0: never shared).
     :param clock: seconds, monotonic (tests give their own to move time on).
+    :param count: told of each shared lookup's result: "call" (went upstream), "hit" (an
+        answer kept) or "shared" (waited for a call in flight); the metrics count them.
     """
 
     def __init__(
@@ -58,11 +60,13 @@ class LookupCache:
         lookup_ttl: float = 0.0,
         feed_ttl: float = 0.0,
         clock: t.Callable[[], float] = time.monotonic,
+        count: t.Callable[[str], None] = lambda result: None,
     ) -> None:
         self.max_entries = max_entries
         self.lookup_ttl = lookup_ttl
         self.feed_ttl = feed_ttl
         self._clock = clock
+        self._count = count
         self._lock = threading.Lock()
         self._entries: collections.OrderedDict[Key, tuple[float, t.Any]] = collections.OrderedDict()
         self._flights: dict[Key, _Flight] = {}
@@ -89,6 +93,7 @@ class LookupCache:
             if entry is not None and entry[0] > self._clock():
                 self._entries.move_to_end(key)
                 self.hits += 1
+                self._count("hit")
                 return t.cast(R, copy.deepcopy(entry[1]))
             if entry is not None:
                 del self._entries[key]
@@ -97,8 +102,10 @@ class LookupCache:
             if flight is None:
                 flight = self._flights[key] = _Flight()
                 self.calls += 1
+                self._count("call")
             else:
                 self.shared += 1
+                self._count("shared")
         if not leading:
             return t.cast(R, _wait(flight))
         try:
