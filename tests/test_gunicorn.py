@@ -32,9 +32,7 @@ def gunicorn(postgres_url: str, sandbox_url: str, tmp_path: Path) -> t.Iterator[
 
 
 @contextlib.contextmanager
-def served(
-    postgres_url: str, sandbox_url: str, tmp_path: Path, **settings: str
-) -> t.Iterator[str]:
+def served(postgres_url: str, sandbox_url: str, tmp_path: Path, **settings: str) -> t.Iterator[str]:
     """gunicorn as the README runs it: workers with threads (gthread), stopped with SIGTERM."""
     if not GUNICORN.exists():
         pytest.skip("gunicorn is not installed (the [server] extra)")
