@@ -113,6 +113,9 @@ def connector_env(upstream: str, database_url: str) -> dict[str, str]:
         CONNECTOR_POLL_MIN_GAP="0",
         CONNECTOR_LOG_LEVEL="WARNING",
         CONNECTOR_MAX_SUBSCRIPTIONS_PER_TENANT="1000",
+        # Every measure reads upstream: what is timed is the connector's own cost on a real
+        # call, which a kept answer (CONNECTOR_LOOKUP_CACHE_TTL) would hide.
+        CONNECTOR_LOOKUP_CACHE_TTL="0",
     )
     return env
 
