@@ -299,10 +299,14 @@ def _poll_handle(
         with ctx.store.feed(subscription.feed) as tx:
             if tx.state is None:
                 continue  # unsubscribed since the cycle began
-            fresh = decide(tx, read.videos, keep=settings.seen_ids_per_feed)
+            fresh = decide(
+                tx, read.videos, keep=settings.seen_ids_per_feed, records=read.pages.records
+            )
             oldest_first = [(v["id"], json.dumps(v)) for v in reversed(fresh)]
             tx.enqueue(subscription.id, oldest_first, now)
             report.queued += len(oldest_first)
         if oldest_first:
             queued_for.append(subscription)
+    # Items found malformed once their whole record was needed (new to some feed).
+    report.skipped += len(read.pages.malformed)
     return queued_for

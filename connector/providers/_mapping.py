@@ -7,6 +7,7 @@ makes sure that no other exception leaves a mapping, whatever the payload holds.
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import re
@@ -165,10 +166,14 @@ def map_record(schema: Schema, mapper: Mapper, payload: t.Any, label: str) -> di
     try:
         return load_record(schema, mapper(require_dict(payload, label)), label)
     except _MAPPING_ERRORS as exc:
-        why = str(exc) if isinstance(exc, InvalidValue) else f"unreadable ({type(exc).__name__})"
-        raise ProviderInvalidResponse(
-            f"{label} returned data in an unexpected shape: {why}."
-        ) from exc
+        raise _unexpected(label, exc) from exc
+
+
+def _unexpected(label: str, exc: Exception) -> ProviderInvalidResponse:
+    """What a caller is told of data that could not be mapped: a checked value says what
+    was wrong with it; any other failure only that it was unreadable."""
+    why = str(exc) if isinstance(exc, InvalidValue) else f"unreadable ({type(exc).__name__})"
+    return ProviderInvalidResponse(f"{label} returned data in an unexpected shape: {why}.")
 
 
 def load_record(schema: Schema, record: dict[str, t.Any], label: str) -> dict[str, t.Any]:
@@ -218,39 +223,72 @@ def _storable(name: str, value: str) -> str:
     return value
 
 
-def map_feed(
-    schema: Schema, mapper: Mapper, payload: t.Any, label: str, handle: str
-) -> tuple[list[dict[str, t.Any]], int]:
-    """The records of a feed page's items and how many were skipped as malformed.
+#: Where a feed item says which video it is and when it was posted: (id, Unix seconds or
+#: None), raising InvalidValue (or any mapping error) for what cannot be read.
+Position = t.Callable[[dict[str, t.Any]], tuple[str | None, int | None]]
+
+
+def list_feed(
+    schema: Schema, mapper: Mapper, position: Position, payload: t.Any, label: str, handle: str
+) -> tuple[list[dict[str, t.Any]], int, t.Callable[[dict[str, t.Any]], dict[str, t.Any] | None]]:
+    """A feed page's items as entries (``id`` and ``created_at_timestamp``, read cheaply),
+    how many were left out for want of them, and the function that maps and checks an
+    entry's whole record (None for a malformed one).
 
     One bad item must not block a feed forever, so it is skipped (and logged with the
-    handle and its id); a page with items but none usable means upstream broke its shape.
+    handle and its id) when listed or when expanded; a page with items but none listable
+    means upstream broke its shape.
 
     :raises ProviderInvalidResponse: when ``payload`` is not a list, or no item is usable.
     """
     if not isinstance(payload, list):
         raise ProviderInvalidResponse(f"{label} returned data in an unexpected shape.")
-    records: list[dict[str, t.Any]] = []
+    items: dict[str, t.Any] = {}
+    listed: list[dict[str, t.Any]] = []
     for item in payload:
         try:
-            record = map_record(schema, mapper, item, label)
-            if record.get("created_at_timestamp") is None:
+            video_id, created = position(require_dict(item, label))
+            if video_id is None or len(video_id) > MAX_TEXT:
+                raise InvalidValue("an item without an id")
+            if created is None:
                 raise ProviderInvalidResponse(f"{label} listed a video without a posting time.")
         except ProviderInvalidResponse as exc:
-            fields = sorted(exc.details) if isinstance(exc.details, dict) else []
-            log.warning(
-                "skipped a malformed video of @%s from %s (id %s): %s%s",
-                handle,
-                label,
-                _safe_id(item),
-                exc.message,
-                f" (fields: {', '.join(fields)})" if fields else "",
-            )
+            _skipped(exc, item, label, handle)
             continue
-        records.append(record)
-    if payload and not records:
+        except _MAPPING_ERRORS as exc:
+            _skipped(_unexpected(label, exc), item, label, handle)
+            continue
+        items.setdefault(video_id, item)
+        listed.append({"id": video_id, "created_at_timestamp": created})
+    if payload and not listed:
         raise ProviderInvalidResponse(f"{label} returned a page of videos none of which is usable.")
-    return records, len(payload) - len(records)
+
+    @functools.cache
+    def record(video_id: str) -> dict[str, t.Any] | None:
+        item = items[video_id]
+        try:
+            return map_record(schema, mapper, item, label)
+        except ProviderInvalidResponse as exc:
+            _skipped(exc, item, label, handle)
+            return None
+
+    def expand(entry: dict[str, t.Any]) -> dict[str, t.Any] | None:
+        whole = record(entry["id"])
+        return None if whole is None else dict(whole)  # each caller may change its own
+
+    return listed, len(payload) - len(listed), expand
+
+
+def _skipped(exc: ProviderInvalidResponse, item: t.Any, label: str, handle: str) -> None:
+    fields = sorted(exc.details) if isinstance(exc.details, dict) else []
+    log.warning(
+        "skipped a malformed video of @%s from %s (id %s): %s%s",
+        handle,
+        label,
+        _safe_id(item),
+        exc.message,
+        f" (fields: {', '.join(fields)})" if fields else "",
+    )
 
 
 def _safe_id(item: t.Any) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import enum
+import functools
 import typing as t
 
 from .. import deadlines
@@ -60,14 +61,36 @@ class KeyCheck:
 class VideoPage:
     """One page of a profile's feed, in upstream order (newest first, pinned videos on top).
 
-    ``cursor`` asks for the next page; ``has_more`` says whether there is one. ``skipped``
-    counts the malformed items left out of ``videos`` (each one logged).
+    ``listed`` has an entry per usable item with at least its ``id`` and
+    ``created_at_timestamp``: all that deciding what is new needs. ``expand`` maps and
+    checks one entry's whole record (None for a malformed one, logged): most of a page is
+    usually known already, and mapping the rest would be most of a poll's work. Without
+    ``expand`` the entries are whole records. ``cursor`` asks for the next page;
+    ``has_more`` says whether there is one. ``unlisted`` counts the items left out of
+    ``listed`` for want of a readable id or posting time (each one logged).
     """
 
-    videos: list[dict[str, t.Any]]
+    listed: list[dict[str, t.Any]]
     cursor: str | None
     has_more: bool
-    skipped: int = 0
+    unlisted: int = 0
+    expand: t.Callable[[dict[str, t.Any]], dict[str, t.Any] | None] | None = None
+
+    def records(self, entries: t.Iterable[dict[str, t.Any]]) -> list[dict[str, t.Any]]:
+        """The whole records of ``entries`` (of this page), malformed ones left out."""
+        if self.expand is None:
+            return list(entries)
+        return [record for entry in entries if (record := self.expand(entry)) is not None]
+
+    @functools.cached_property
+    def videos(self) -> list[dict[str, t.Any]]:
+        """Every listed video's whole record."""
+        return self.records(self.listed)
+
+    @property
+    def skipped(self) -> int:
+        """Items left out of :attr:`videos` as malformed (maps the whole page)."""
+        return self.unlisted + len(self.listed) - len(self.videos)
 
 
 class VideoLister(t.Protocol):

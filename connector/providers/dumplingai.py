@@ -25,7 +25,7 @@ from ._mapping import (
     hashtags_from,
     id_string,
     items,
-    map_feed,
+    list_feed,
     map_record,
     require_dict,
     text,
@@ -72,17 +72,23 @@ class DumplingAIProvider(Provider):
         if cursor:
             payload["maxCursor"] = cursor
         body = require_dict(self._post("/api/v1/get-tiktok-profile-videos", payload), self.label)
-        listed = body.get("aweme_list")
-        videos, skipped = map_feed(
-            _VIDEO, self._map_aweme, [] if listed is None else listed, self.label, handle
+        items = body.get("aweme_list")
+        listed, unlisted, expand = list_feed(
+            _VIDEO,
+            self._map_aweme,
+            _aweme_position,
+            [] if items is None else items,
+            self.label,
+            handle,
         )
         has_more = body.get("has_more", body.get("hasMore"))
         next_cursor = cursor_string(body.get("max_cursor"))
         return VideoPage(
-            videos=videos,
+            listed=listed,
             cursor=next_cursor,
             has_more=bool(has_more) and bool(next_cursor),
-            skipped=skipped,
+            unlisted=unlisted,
+            expand=expand,
         )
 
     probe_description = (
@@ -214,6 +220,12 @@ class DumplingAIProvider(Provider):
             "provider": self.name,
         }
         return with_times(record, timestamp(dig(user, "createTime")))
+
+
+def _aweme_position(item: dict[str, t.Any]) -> tuple[str | None, int | None]:
+    """An aweme's id and posting time, read as :meth:`DumplingAIProvider._map_aweme` reads
+    them."""
+    return id_string(item.get("aweme_id") or item.get("id")), timestamp(item.get("create_time"))
 
 
 def _video_url(handle: t.Any, video_id: str | None) -> str | None:

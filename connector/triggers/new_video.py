@@ -23,7 +23,7 @@ from ..errors import ProviderError, ProviderRejectedInput, ProviderTimeout
 from ..store import FeedKey, FeedTransaction, Gap, Observed
 
 if t.TYPE_CHECKING:
-    from ..providers.base import VideoLister
+    from ..providers.base import VideoLister, VideoPage
     from ..store import FeedState, Store
 
 log = logging.getLogger(__name__)
@@ -51,12 +51,39 @@ class PollSettings:
     max_gaps: int = 5
 
 
+class Pages:
+    """The pages one poll read: whole records for the entries that need them (those new to
+    a feed), mapped from the page that listed them."""
+
+    def __init__(self) -> None:
+        self._page_of: dict[str, VideoPage] = {}
+        #: Ids whose whole record turned out malformed (each logged when mapped).
+        self.malformed: set[str] = set()
+
+    def add(self, page: VideoPage, entries: list[Video]) -> None:
+        for entry in entries:
+            self._page_of.setdefault(entry["id"], page)
+
+    def records(self, entries: list[Video]) -> list[Video]:
+        """Whole records of ``entries``, in order, malformed ones left out (logged)."""
+        whole = []
+        for entry in entries:
+            record = self._page_of[entry["id"]].records([entry])
+            if record:
+                whole.extend(record)
+            else:
+                self.malformed.add(entry["id"])
+        return whole
+
+
 @dataclasses.dataclass(frozen=True)
 class FeedRead:
-    """What one poll read of a feed: every video (upstream order), the feed's gaps before
-    the read and after it, and how many malformed items upstream listed were skipped."""
+    """What one poll read of a feed: every video as an entry (id and posting time, upstream
+    order), the pages they came from, the feed's gaps before the read and after it, and how
+    many items upstream listed were left out for want of an id or posting time."""
 
     videos: list[Video]
+    pages: Pages = dataclasses.field(default_factory=Pages)
     gaps_before: tuple[Gap, ...] = ()
     gaps_after: tuple[Gap, ...] = ()
     skipped: int = 0
@@ -64,9 +91,11 @@ class FeedRead:
 
 @dataclasses.dataclass(frozen=True)
 class HandleRead:
-    """What one read of a handle for several feeds found, and the malformed items skipped."""
+    """What one read of a handle for several feeds found (entries, and the pages to map
+    their whole records from), and the items left out."""
 
     videos: list[Video]
+    pages: Pages = dataclasses.field(default_factory=Pages)
     skipped: int = 0
 
 
@@ -100,7 +129,12 @@ class Glimpse:
 def sample(provider: VideoLister, handle: str, size: int) -> list[Video]:
     """The latest ``size`` videos, newest first; reads no state and writes none."""
     page = provider.list_videos(handle)
-    return _newest_first(page.videos)[:size]
+    chosen: list[Video] = []
+    for entry in _newest_first(page.listed):  # only those shown are mapped whole
+        chosen.extend(page.records([entry]))
+        if len(chosen) == size:
+            break
+    return chosen
 
 
 def poll(
@@ -139,10 +173,15 @@ def poll(
     # The store's lock waits (SQLite's busy timeout) end with the budget too.
     with deadlines.until(start + settings.budget), store.feed(feed) as tx:
         if include_recent:
-            answer = _with_recent(tx, read.videos, since, limit, settings)
+            answer = _with_recent(tx, read, since, limit, settings)
         else:
             answer = decide(
-                tx, read.videos, since=since, limit=limit, keep=settings.seen_ids_per_feed
+                tx,
+                read.videos,
+                since=since,
+                limit=limit,
+                keep=settings.seen_ids_per_feed,
+                records=read.pages.records,
             )
         # Gaps another poll opened meanwhile are kept; those this one read are replaced.
         now_open = tx.state.gaps if tx.state else ()
@@ -180,8 +219,9 @@ def read_feed(
     def wants_older(page: list[Video]) -> bool:
         return _needs_older(glimpse, page, since)
 
+    read = Pages()
     videos, cut, pages, skipped = _read_pages(
-        provider, feed.handle, None, wants_older, settings.max_pages
+        provider, feed.handle, None, wants_older, settings.max_pages, read
     )
     # The gaps as the feed held them when its first page was judged: the ones this poll
     # reads and replaces (see poll).
@@ -196,7 +236,7 @@ def read_feed(
             break
         try:
             older, cut, pages, skipped_older = _read_pages(
-                provider, feed.handle, gap.cursor, wants_older, gap.pages
+                provider, feed.handle, gap.cursor, wants_older, gap.pages, read
             )
         except ProviderRejectedInput:
             log.warning("dropping a catch-up of %s: upstream refused its cursor", feed.handle)
@@ -213,7 +253,7 @@ def read_feed(
     kept = tuple(g for g in gaps if g.pages > 0)
     if len(kept) > settings.max_gaps:
         log.warning("feed of %s has too many unfinished catch-ups; oldest dropped", feed.handle)
-    return FeedRead(videos, gaps_before, kept[: settings.max_gaps], skipped)
+    return FeedRead(videos, read, gaps_before, kept[: settings.max_gaps], skipped)
 
 
 def fetch(
@@ -248,8 +288,11 @@ def read_handle(
     def wants_older(page: list[Video]) -> bool:
         return any(_needs_older(glimpse, page, since) for glimpse in glimpses)
 
-    videos, _, _, skipped = _read_pages(provider, feeds[0].handle, None, wants_older, max_pages)
-    return HandleRead(videos, skipped)
+    read = Pages()
+    videos, _, _, skipped = _read_pages(
+        provider, feeds[0].handle, None, wants_older, max_pages, read
+    )
+    return HandleRead(videos, read, skipped)
 
 
 def _read_pages(
@@ -258,6 +301,7 @@ def _read_pages(
     cursor: str | None,
     wants_older: t.Callable[[list[Video]], bool],
     max_pages: int,
+    read: Pages,
 ) -> tuple[list[Video], str | None, int, int]:
     """(videos, cursor of the first page left unread for want of time, pages read, malformed
     items skipped).
@@ -277,10 +321,10 @@ def _read_pages(
             if pages and _out_of_time():
                 return videos, cursor, pages, skipped
             raise
-        # Providers leave malformed items out (and count them); a video without a posting
-        # time cannot be placed in a feed either. Skipped, one bad item blocks nothing.
-        timed = [v for v in page.videos if v.get("created_at_timestamp") is not None]
-        for video in page.videos:
+        # Providers leave out (and count) items without an id or a posting time: such a
+        # video cannot be placed in a feed. Skipped, one bad item blocks nothing.
+        timed = [v for v in page.listed if v.get("created_at_timestamp") is not None]
+        for video in page.listed:
             if video.get("created_at_timestamp") is None:
                 log.warning(
                     "skipped video %s of @%s from %s: no posting time",
@@ -288,7 +332,8 @@ def _read_pages(
                     handle,
                     provider.label,
                 )
-        skipped += page.skipped + len(page.videos) - len(timed)
+        skipped += page.unlisted + len(page.listed) - len(timed)
+        read.add(page, timed)
         videos.extend(timed)
         if not page.has_more or not page.cursor or not timed:
             return videos, None, pages + 1, skipped
@@ -310,12 +355,15 @@ def decide(
     since: int | None = None,
     limit: int | None = None,
     keep: int = 1000,
+    records: t.Callable[[list[Video]], list[Video]] = list,
 ) -> list[Video]:
     """Within a locked feed: which of ``videos`` are new to it (newest first), recorded as seen.
 
     A feed without a baseline gets one: nothing is new then, except videos posted at or
     after ``since`` when given. With ``limit``, only the oldest ``limit`` new videos are
     returned and recorded; the newer ones stay new for the next polls, in order.
+    ``records`` turns the new entries into whole records (those it leaves out as malformed
+    are neither returned nor recorded: a corrected listing may bring them later).
     """
     now = time.time()
     if tx.state is None:
@@ -331,6 +379,10 @@ def decide(
         cut = len(fresh) - limit  # the newest ones wait; limit may be 0
         deferred = {v["id"] for v in fresh[:cut]}
         fresh = fresh[cut:]
+    whole = records(fresh)
+    if len(whole) < len(fresh):
+        deferred |= {v["id"] for v in fresh} - {v["id"] for v in whole}
+    fresh = whole
     tx.remember(
         [Observed(v["id"], v["created_at_timestamp"]) for v in videos if v["id"] not in deferred],
         now,
@@ -341,7 +393,7 @@ def decide(
 
 def _with_recent(
     tx: FeedTransaction,
-    videos: list[Video],
+    read: FeedRead,
     since: int | None,
     limit: int | None,
     settings: PollSettings,
@@ -366,7 +418,14 @@ def _with_recent(
         if limit is not None:
             pending = pending[len(pending) - limit :] if len(pending) > limit else pending
     room = None if limit is None else limit - len(pending)
-    fresh = decide(tx, videos, since=since, limit=room, keep=settings.seen_ids_per_feed)
+    fresh = decide(
+        tx,
+        read.videos,
+        since=since,
+        limit=room,
+        keep=settings.seen_ids_per_feed,
+        records=read.pages.records,
+    )
     tx.record_delivered(
         [(Observed(v["id"], v["created_at_timestamp"]), json.dumps(v)) for v in fresh],
         now,
