@@ -14,6 +14,7 @@ connection, DNS rebinding, reaches nothing).
 
 from __future__ import annotations
 
+import functools
 import ssl
 import typing as t
 
@@ -29,13 +30,20 @@ _Timeout = type[httpcore.TimeoutException]
 Address = tuple[int, tuple[t.Any, ...]]
 
 
+@functools.cache
+def verified_context() -> ssl.SSLContext:
+    """httpx's default TLS context (certifi's CA bundle), made once per process: loading the
+    bundle takes ~50 ms, which every upstream client would otherwise pay twice."""
+    return httpx.create_ssl_context()
+
+
 def upstream_transport(*, retries: int = 0) -> httpx.HTTPTransport:
     """An :class:`httpx.HTTPTransport` (default limits and TLS) whose calls end at the
     deadline; ``retries`` retries failed connects, which never reached upstream."""
-    transport = httpx.HTTPTransport(retries=retries)
+    transport = httpx.HTTPTransport(verify=verified_context(), retries=retries)
     # httpx takes no network backend: its pool is rebuilt as httpx builds it by default.
     transport._pool = httpcore.ConnectionPool(
-        ssl_context=httpx.create_ssl_context(),
+        ssl_context=verified_context(),
         max_connections=100,
         max_keepalive_connections=20,
         keepalive_expiry=5.0,

@@ -34,6 +34,7 @@ from standardwebhooks.webhooks import Webhook
 from .. import deadlines
 from ..crypto import SealError
 from ..errors import TargetRefused
+from ..transport import verified_context
 from .subscriptions import require_sealer
 from .targets import TargetUnresolved, resolve_target, target_key
 from .transport import post
@@ -216,7 +217,7 @@ class Deliverer:
         """What verifies https:// targets' certificates (certifi's CA bundle by default)."""
         with self._ssl_lock:
             if self._ssl_context is None:
-                self._ssl_context = httpx.create_ssl_context()
+                self._ssl_context = verified_context()
             return self._ssl_context
 
     def close(self) -> None:
