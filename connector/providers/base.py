@@ -107,7 +107,10 @@ class Provider:
     Implementations return records loaded through :class:`connector.schemas.VideoSchema`
     and :class:`connector.schemas.ProfileSchema`, so upstream field names stop at the
     provider module, and raise only :class:`connector.errors.ProviderError` subclasses.
-    A method outside the provider's ``capabilities`` raises ``NotImplementedError``.
+    A method whose capability the provider lacks altogether raises ``NotImplementedError``
+    (a caller checks ``capabilities`` first, as :class:`FailoverProvider` does); one it has
+    for some references only (By-Handle reads a video only from a link naming its author)
+    refuses the others with :class:`connector.errors.ProviderRejectedInput`.
     """
 
     name: t.ClassVar[str]
@@ -138,6 +141,7 @@ class Provider:
         """The normalized video ``ref`` names.
 
         :raises ProviderNotFound: when upstream has no such video.
+        :raises ProviderRejectedInput: for a reference this provider cannot look up.
         """
         raise NotImplementedError
 
