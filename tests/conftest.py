@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import os
 import pathlib
 import shutil
+import ssl
 import subprocess
+import tempfile
 import typing as t
 
 import httpx
@@ -31,16 +35,60 @@ NPM_PACKAGES = (
 def pytest_configure(config: pytest.Config) -> None:
     """Install the platforms' npm packages when Node is here and they are not, so that the
     test command alone runs every test this machine can run (the tests that need them are
-    skipped, saying why, when npm cannot install them)."""
+    skipped, saying why, when npm cannot install them). Under pytest-xdist only the
+    controller installs, before it starts the workers; a lock keeps two test runs on one
+    work tree from installing into the same folder at once. Then TLS contexts are made
+    cheap for every process of the run (see ``_lazy_trust_store``)."""
+    if not hasattr(config, "workerinput"):
+        _install_npm_packages()
+    _lazy_trust_store()
+
+
+def _install_npm_packages() -> None:
     if shutil.which("npm") is None:
         return
     for folder, command in NPM_PACKAGES:
         if (folder / "node_modules").is_dir():
             continue
+        with _lock(folder):
+            if (folder / "node_modules").is_dir():
+                continue  # another run installed them while this one waited
+            try:
+                subprocess.run(command, cwd=folder, check=True, capture_output=True, timeout=600)
+            except (OSError, subprocess.SubprocessError) as exc:
+                print(f"could not install the npm packages in {folder}: {exc}")
+
+
+@contextlib.contextmanager
+def _lock(folder: pathlib.Path) -> t.Iterator[None]:
+    """An exclusive lock on ``folder`` across processes (a file in the temporary folder)."""
+    name = "connector-npm-" + hashlib.sha256(str(folder).encode()).hexdigest()[:16] + ".lock"
+    with open(os.path.join(tempfile.gettempdir(), name), "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
         try:
-            subprocess.run(command, cwd=folder, check=True, capture_output=True, timeout=600)
-        except (OSError, subprocess.SubprocessError) as exc:
-            print(f"could not install the npm packages in {folder}: {exc}")
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _lazy_trust_store() -> None:
+    """Point TLS at the system's hashed CA folder, which OpenSSL reads only when it checks a
+    certificate, instead of a CA bundle file, which it parses whole for every TLS context.
+
+    Every httpx client builds a TLS context, even for plain HTTP: the connector builds two
+    for each upstream client of each app, and the tests build hundreds of apps. Parsing the
+    bundle took about 30 ms of CPU each, a third of the fast lane's CPU time. No test reaches a
+    server that the system's CAs vouch for (the servers are on loopback over plain HTTP; the
+    TLS delivery test brings its own CA), so what they test is the same. The test process's
+    environment is what changes (``SSL_CERT_DIR`` set, ``SSL_CERT_FILE`` unset), and with it
+    that of the servers the tests start as processes; nothing changes where the system has
+    no such folder.
+    """
+    folder = ssl.get_default_verify_paths().capath
+    if not folder or not any(name.endswith(".0") for name in os.listdir(folder)):
+        return
+    os.environ.pop("SSL_CERT_FILE", None)
+    os.environ["SSL_CERT_DIR"] = folder
 
 
 @pytest.fixture(autouse=True)
