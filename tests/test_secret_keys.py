@@ -45,7 +45,8 @@ def subscribe(app: t.Any, receiver: Receiver, root: str, path: str) -> dict[str,
         "changeme" * 5,
         "a" * 31 + "b",  # not periodic, but next to no entropy
         "aaaaaaaabbbbbbbbaaaaaaaabbbbbbbbcc",
-        secrets.token_hex(10),  # random, but too short
+        # random, but too short; a fixed id, so that every pytest-xdist worker collects it
+        pytest.param(secrets.token_hex(10), id="random-20-hex-digits"),
     ],
 )
 def test_a_weak_secret_key_stops_start_up_without_being_shown(make_app: t.Any, key: str) -> None:
