@@ -47,7 +47,9 @@ def test_four_workers_split_the_handles_and_deliver_each_video_once(
         "DATABASE_URL": postgres_url,
         "SECRET_KEY": SECRET_KEY,
         "ALLOW_PRIVATE_TARGETS": True,
-        "POLL_MIN_GAP": 1.0,
+        # Longer than a round of four starting worker processes takes on a busy machine:
+        # a handle polled early in a round must not be due again before the round ends.
+        "POLL_MIN_GAP": 3.0,
         "POLL_BATCH": 2,
     }
     app = make_app(**settings)
@@ -82,7 +84,7 @@ def test_four_workers_split_the_handles_and_deliver_each_video_once(
         for handle in rng.sample(HANDLES, 8):
             for _ in range(rng.randrange(1, 4)):
                 posted[handle].append(world.post_video(handle).id)
-        time.sleep(1.1)  # past POLL_MIN_GAP: every handle is due again
+        time.sleep(3.1)  # past POLL_MIN_GAP: every handle is due again
         before = len(world.requests("profile-videos"))
         workers = [
             subprocess.Popen([str(SCRIPT), "poll"], env=env, stdout=subprocess.PIPE, text=True)
