@@ -53,4 +53,6 @@ class _Parser(FlaskParser):
 
 
 class Blueprint(SmorestBlueprint):
+    """flask-smorest's blueprint, reading arguments with the connector's parser."""
+
     ARGUMENTS_PARSER = _Parser()

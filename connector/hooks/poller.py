@@ -44,6 +44,8 @@ log = logging.getLogger("connector.hooks")
 
 @dataclasses.dataclass
 class CycleReport:
+    """What one poll cycle did, as `connector poll` prints it and the console logs it."""
+
     watched: int = 0  # (tenant, provider, handle) groups read upstream
     failed: int = 0  # of those, how many failed, for any reason (each one logged)
     skipped: int = 0  # malformed videos upstream listed, left out (each one logged)

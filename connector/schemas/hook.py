@@ -40,10 +40,14 @@ class HookArgsSchema(ArgsSchema):
 
 
 class HookSampleArgsSchema(ArgsSchema):
+    """Input of the instant trigger's sample: the handle it would watch."""
+
     handle = Handle(required=True, metadata=WATCHED_HANDLE)
 
 
 class HookSchema(Schema):
+    """A webhook subscription: where new videos of a handle are delivered."""
+
     id = fields.String(required=True, metadata={"description": "Use it to unsubscribe."})
     target_url = fields.String(required=True)
     handle = fields.String(required=True)
@@ -57,6 +61,8 @@ class HookSchema(Schema):
 
 
 class HookCreatedSchema(HookSchema):
+    """A subscription just made, with its signing secret (shown this once)."""
+
     secret = fields.String(
         required=True,
         metadata={
@@ -67,6 +73,8 @@ class HookCreatedSchema(HookSchema):
 
 
 class DeadLetterSchema(Schema):
+    """A delivery given up on, kept for replay."""
+
     id = fields.Integer(required=True)
     subscription_id = fields.String(required=True)
     video_id = fields.String(required=True)
@@ -78,6 +86,8 @@ class DeadLetterSchema(Schema):
 
 
 class ReplayArgsSchema(ArgsSchema):
+    """Which dead letters to deliver again."""
+
     ids = fields.List(
         fields.Integer(strict=True),
         load_default=None,
@@ -86,6 +96,8 @@ class ReplayArgsSchema(ArgsSchema):
 
 
 class ReplayedSchema(Schema):
+    """How many dead letters were queued again."""
+
     replayed = fields.Integer(required=True)
 
 

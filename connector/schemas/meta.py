@@ -16,6 +16,8 @@ class ErrorSchema(Schema):
 
 
 class HealthSchema(Schema):
+    """Whether the connector serves, and with what store."""
+
     status = fields.String(required=True, metadata={"description": "'ok' when serving."})
     version = fields.String(required=True)
     store = fields.String(required=True, metadata={"description": "Store backend in use."})
@@ -25,6 +27,8 @@ class HealthSchema(Schema):
 
 
 class AuthTestSchema(Schema):
+    """The connection test's answer: the key works, for which provider and platform."""
+
     status = fields.String(required=True)
     provider = fields.String(required=True)
     request_source = fields.String(required=True)
@@ -46,6 +50,8 @@ class AuthTestSchema(Schema):
 
 
 class ProviderInfoSchema(Schema):
+    """One upstream provider this server can call, and how."""
+
     name = fields.String(required=True, metadata={"description": "Value for X-Provider."})
     label = fields.String(required=True)
     capabilities = fields.List(fields.String(), required=True)

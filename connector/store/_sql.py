@@ -689,6 +689,8 @@ def _feed_lock(key: FeedKey) -> str:
 
 
 class SQLFeedTransaction(FeedTransaction):
+    """A feed's locked transaction on a SQL store."""
+
     def __init__(self, sql: Statements, key: FeedKey, no_limit: str) -> None:
         self.sql = sql
         self.key = key

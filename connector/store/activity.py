@@ -47,6 +47,8 @@ class Attempt:
 
 @dataclasses.dataclass(frozen=True)
 class Cycle:
+    """One poll cycle as the console lists it."""
+
     started_at: float
     duration: float
     worker: str
@@ -67,6 +69,8 @@ class Usage:
 
 @dataclasses.dataclass(frozen=True)
 class OutboxCounts:
+    """Deliveries in the outbox, by state."""
+
     pending: int  # waiting for a first attempt
     retrying: int  # failed at least once, retried later
     dead: int
@@ -74,6 +78,8 @@ class OutboxCounts:
 
 @dataclasses.dataclass(frozen=True)
 class Totals:
+    """Counts for the console's overview."""
+
     subscriptions: int
     watches: int
     polling_feeds: int  # feeds of the polling trigger (not of a subscription)
@@ -81,6 +87,8 @@ class Totals:
 
 @dataclasses.dataclass(frozen=True)
 class WatchRow:
+    """One watched handle as the console's handles page shows it."""
+
     tenant: str
     provider: str  # "" when the subscriptions named none
     handle: str
@@ -95,6 +103,8 @@ class WatchRow:
 
 @dataclasses.dataclass(frozen=True)
 class SubscriptionRow:
+    """One subscription as the console lists it."""
+
     id: str
     tenant: str
     platform: str
@@ -132,6 +142,8 @@ class QueuedRow:
 
 @dataclasses.dataclass(frozen=True)
 class Page(t.Generic[T]):
+    """One page of a listing, and where it stands among the others."""
+
     items: list[T]
     total: int
     page: int

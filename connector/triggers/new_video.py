@@ -36,6 +36,8 @@ MIN_PAGE_SECONDS = 1.0
 
 @dataclasses.dataclass(frozen=True)
 class PollSettings:
+    """How far and how long a poll may read, and what it keeps."""
+
     max_pages: int = 5
     seen_ids_per_feed: int = 1000
     sample_size: int = 3
