@@ -21,7 +21,6 @@ import os
 import pathlib
 import platform
 import secrets
-import socket
 import statistics
 import subprocess
 import sys
@@ -36,6 +35,8 @@ import httpx
 ROOT = pathlib.Path(__file__).parent.parent
 sys.path.insert(0, str(ROOT))
 
+from tests.servers import free_port  # noqa: E402 (the repository's root is on the path now)
+
 CONNECTOR = str(pathlib.Path(sys.executable).parent / "connector")
 LATENCY = 0.05
 # The production server as the README recommends it: a process per core, threads for the
@@ -46,12 +47,6 @@ GUNICORN = [
     *("--workers", str(GUNICORN_WORKERS), "--threads", "16", "connector.wsgi:app"),
 ]
 KEY = "bench-key"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _wait_up(url: str, timeout: float = 30.0) -> None:
@@ -211,6 +206,20 @@ def cpu_seconds(pid: int) -> float:
     return total
 
 
+def cpu_seconds_named(name: str) -> float:
+    """CPU time (user and system) of every process called ``name`` (PostgreSQL's server
+    processes: the store's share of the work)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for stat in pathlib.Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            text = stat.read_text()
+            if text.split("(", 1)[1].rsplit(")", 1)[0] == name:
+                fields = text.rsplit(")", 1)[1].split()
+                total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
 def rss_mb(pid: int) -> float:
     """Resident memory of process ``pid`` and its children, in MB."""
     total = 0
@@ -269,6 +278,7 @@ def trigger_throughput(
     seconds: float,
     pids: tuple[int, int] | None = None,
     processes: int = 1,
+    postgres: bool = False,
 ) -> dict[str, t.Any]:
     """Callers each poll their own feed as fast as they can; nothing new after the first.
 
@@ -278,11 +288,13 @@ def trigger_throughput(
     process runs its Python code on one core at a time).
     """
     _latency(upstream, LATENCY)
-    before = [cpu_seconds(pid) for pid in pids or ()] + [time.process_time()]
+    before = [cpu_seconds(pid) for pid in pids or ()]
+    before += [time.process_time(), cpu_seconds_named("postgres") if postgres else 0.0]
     started = time.monotonic()
     times, errors = asyncio.run(_poll_feeds(base, callers, started + seconds))
     elapsed = time.monotonic() - started
-    after = [cpu_seconds(pid) for pid in pids or ()] + [time.process_time()]
+    after = [cpu_seconds(pid) for pid in pids or ()]
+    after += [time.process_time(), cpu_seconds_named("postgres") if postgres else 0.0]
     _latency(upstream, 0.0)
     times.sort()
     rate = len(times) / elapsed
@@ -295,6 +307,7 @@ def trigger_throughput(
             "cpu_ms_connector": spent[0],
             "cpu_ms_upstream": spent[1],
             "cpu_ms_callers": spent[2],
+            "cpu_ms_postgres": spent[3],
         }
         cpu["ceiling_req_per_s"] = min(
             1000 * (os.cpu_count() or 1) / sum(spent), 1000 * processes / spent[0]
@@ -401,7 +414,7 @@ def main() -> None:
         when=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
     )
     folder = tempfile.mkdtemp(prefix="connector-bench-")
-    up_port, conn_port = _free_port(), _free_port()
+    up_port, conn_port = free_port(), free_port()
     upstream, base = f"http://127.0.0.1:{up_port}", f"http://127.0.0.1:{conn_port}"
     sqlite_url = f"sqlite:///{folder}/bench.db"
     env = connector_env(upstream, sqlite_url)
@@ -432,7 +445,7 @@ def main() -> None:
                 pg_url = new_database(admin, "bench")
                 pg_env = connector_env(upstream, pg_url)
                 with process(
-                    [CONNECTOR, "serve", "--port", str(pg_port := _free_port())],
+                    [CONNECTOR, "serve", "--port", str(pg_port := free_port())],
                     pg_env,
                     f"http://127.0.0.1:{pg_port}/health",
                 ):
@@ -440,7 +453,7 @@ def main() -> None:
                         upstream, pg_env, f"http://127.0.0.1:{pg_port}", target, [sizes[-1]], 4
                     )
                 with process(
-                    [*GUNICORN, "--bind", f"127.0.0.1:{(gport := _free_port())}"],
+                    [*GUNICORN, "--bind", f"127.0.0.1:{(gport := free_port())}"],
                     pg_env,
                     f"http://127.0.0.1:{gport}/health",
                 ) as gunicorn:
@@ -451,6 +464,7 @@ def main() -> None:
                         run_for,
                         (gunicorn.pid, sandbox.pid),
                         processes=GUNICORN_WORKERS,
+                        postgres=True,
                     )
                 results["seen_ids_postgres"] = seen_ids_cost(
                     new_database(admin, "bench_seen"), 50 if opts.quick else 150
@@ -490,13 +504,15 @@ def table(r: dict[str, t.Any]) -> str:
         if key not in r:
             continue
         row = r[key]
-        cpu = (
-            f"; CPU/request: connector {row['cpu_ms_connector']:.1f} ms, upstream"
-            f" {row['cpu_ms_upstream']:.1f} ms, callers {row['cpu_ms_callers']:.1f} ms"
-            f" → this machine's ceiling {row['ceiling_req_per_s']:.0f} req/s"
-            if "cpu_ms_connector" in row
-            else ""
-        )
+        cpu = ""
+        if "cpu_ms_connector" in row:
+            store = row["cpu_ms_postgres"]
+            cpu = (
+                f"; CPU/request: connector {row['cpu_ms_connector']:.1f} ms, upstream"
+                f" {row['cpu_ms_upstream']:.1f} ms, callers {row['cpu_ms_callers']:.1f} ms"
+                + (f", PostgreSQL {store:.1f} ms" if store else "")
+                + f" → this machine's ceiling {row['ceiling_req_per_s']:.0f} req/s"
+            )
         lines.append(
             f"| trigger endpoint, {row['callers']} callers, {server} |"
             f" {row['req_per_s']:.0f} req/s, p50 {row['p50_ms']:.0f} ms, p99 {row['p99_ms']:.0f} ms"
