@@ -22,6 +22,14 @@ def _bin() -> str | None:
     return os.path.dirname(found[-1]) if found else None
 
 
+def _memory_folder() -> str | None:
+    """/dev/shm when it is a writable folder (a tmpfs on Linux), else None (the temporary
+    folder): each test's CREATE DATABASE copies a template of some 7 MB, which took 140 to
+    280 ms on disk and takes about 40 ms in memory."""
+    folder = "/dev/shm"
+    return folder if os.path.isdir(folder) and os.access(folder, os.W_OK) else None
+
+
 @contextlib.contextmanager
 def server() -> t.Iterator[str]:
     """Yield a superuser URL (database ``postgres``) of a server that lives for the block."""
@@ -32,7 +40,7 @@ def server() -> t.Iterator[str]:
     pgbin = _bin()
     if pgbin is None:
         raise LookupError("PostgreSQL is not installed (Debian: apt-get install postgresql)")
-    folder = tempfile.mkdtemp(prefix="connector-pg-")
+    folder = tempfile.mkdtemp(prefix="connector-pg-", dir=_memory_folder())
     as_root = os.geteuid() == 0
     run_as: list[str] = ["runuser", "-u", "postgres", "--"] if as_root else []
     if as_root:
