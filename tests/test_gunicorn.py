@@ -81,6 +81,7 @@ def test_workers_never_return_a_video_twice(gunicorn: str, world: World) -> None
     with httpx.Client(base_url=gunicorn, headers=headers, timeout=30) as http:
         assert http.get("/health").json()["store"] == "postgresql"
         assert http.post(PATH, json={"handle": "creator"}).json() == []
+        world.latency["profile-videos"] = 0.1  # the nine polls of a round really overlap
         delivered: list[str] = []
         posted: list[str] = []
         for _ in range(3):
