@@ -94,6 +94,7 @@ def test_workers_never_return_a_video_twice(gunicorn: str, world: World) -> None
                 assert response.status_code == 200, response.text
                 delivered.extend(v["id"] for v in response.json())
         assert sorted(delivered) == sorted(posted)
+        assert world.max_in_flight["profile-videos"] >= 3, "the polls ran at once"
 
 
 def test_a_stopped_worker_writes_the_usage_it_batched(
