@@ -107,3 +107,17 @@ def test_a_handles_news_is_delivered_while_the_cycle_reads_the_others(
     first_delivery = min(received.at for received in receiver.received)
     last_read = max(request.at for request in world.requests("profile-videos"))
     assert first_delivery < last_read, "deliveries waited for the whole cycle"
+
+
+def test_a_delivery_started_early_is_tried_once_per_cycle(
+    make_app: t.Any, receiver_server: tuple[Receiver, BackgroundServer], world: World
+) -> None:
+    app = make_app(**SETTINGS, POLL_CONCURRENCY=1, DELIVERY_FIRST_RETRY=0.01)
+    watch(app, receiver_server, world)
+    world.latency["profile-videos"] = 0.2  # the cycle outlasts the first retry's delay
+    receiver, _ = receiver_server
+    receiver.script(HANDLES[0], (500, 0.0), (500, 0.0), (500, 0.0))
+    world.post_video(HANDLES[0])
+    report = run_cycle(app.extensions["connector"].poll_context)
+    assert (report.queued, report.delivery.retried) == (1, 1)
+    assert len(receiver.all(HANDLES[0])) == 1, "one attempt per cycle, retry or not"

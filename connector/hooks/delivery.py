@@ -232,15 +232,19 @@ class Deliverer:
         for thread in self._threads:
             thread.join(timeout=self.timeout + 5)
 
-    def run(self, *, max_per_subscription: int = 100) -> DeliveryReport:
+    def run(
+        self, *, max_per_subscription: int = 100, started: t.Collection[str] = ()
+    ) -> DeliveryReport:
         """Deliver what is due, each subscription in order, subscriptions in parallel.
 
         :param max_per_subscription: deliveries one subscription may have in this run.
+        :param started: subscriptions given to :meth:`start` since the last run: they had
+            their turn (a retry that fell due since waits for the next run).
         :return: the deliveries finished while this run waited (with ``wait``, those that
             finished in the background since the last run too).
         """
         store = self.store
-        heads = store.next_deliveries(time.time())
+        heads = [h for h in store.next_deliveries(time.time()) if h.subscription_id not in started]
         subscriptions = {s.id: s for s in store.subscriptions()} if heads else {}
         with self._cond:
             self._schedule(heads, subscriptions, max_per_subscription)

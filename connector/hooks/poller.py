@@ -107,6 +107,13 @@ def run_cycle(ctx: PollContext, *, deliverer: Deliverer | None = None) -> CycleR
     running: dict[concurrent.futures.Future[_Polled], WatchKey] = {}
     own = ctx.deliverers() if deliverer is None else None
     deliver = deliverer or t.cast(Deliverer, own)
+    started_for: set[str] = set()
+
+    def deliver_now(subscriptions: list[Subscription]) -> None:
+        # These have their turn now; the closing run leaves them be (a retry of theirs that
+        # falls due meanwhile waits for the next cycle, as it would have anyway).
+        deliver.start(subscriptions)
+        started_for.update(s.id for s in subscriptions)
 
     def settle(done: t.Iterable[concurrent.futures.Future[_Polled]]) -> None:
         # Claims are released here, by this one thread, a batch at a time: readers then
@@ -157,7 +164,7 @@ def run_cycle(ctx: PollContext, *, deliverer: Deliverer | None = None) -> CycleR
                     watchers = by_watch.get(key) or _watchers(ctx, key)
                     gate = _gate(ctx, gates, key, width)
                     reader = pool.submit(
-                        _poll_watch, ctx, key, watchers, gate, tenant_keys, deliver.start
+                        _poll_watch, ctx, key, watchers, gate, tenant_keys, deliver_now
                     )
                     running[reader] = key
                 if len(running) >= width:
@@ -168,7 +175,7 @@ def run_cycle(ctx: PollContext, *, deliverer: Deliverer | None = None) -> CycleR
         finally:
             settle(list(running))
         # What was started above, and everything else due (retries, other workers' news).
-        report.delivery = deliver.run()
+        report.delivery = deliver.run(started=started_for)
     ctx.metrics.poll_cycle(report, started)
     log.info("poll cycle: %s", report.as_dict())
     return report
