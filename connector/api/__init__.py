@@ -18,6 +18,7 @@ from werkzeug.routing import BaseConverter
 from .. import __version__, logs
 from ..errors import ConnectorError, RequestTooLarge
 from ..schemas import ErrorSchema
+from ..schemas.fields import Count
 from .caller import current_caller, runtime
 from .docs import SECURITY, PlatformHeadersPlugin
 
@@ -105,6 +106,8 @@ def register_api(app: Flask) -> None:
             },
         },
     )
+    # Its two forms (a number, or blank for "not given") are in its own metadata.
+    api.register_field(Count, None, None)
     for module in (meta, actions, triggers, hooks):
         api.register_blueprint(module.blp)
     _document_schema_rules(api)

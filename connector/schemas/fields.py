@@ -7,7 +7,7 @@ import re
 import time
 import typing as t
 
-from marshmallow import ValidationError, fields
+from marshmallow import ValidationError, fields, validate
 
 # TikTok usernames: letters, digits, underscores and periods, at most 24 characters.
 # A little slack on length keeps legacy accounts working.
@@ -67,6 +67,31 @@ class Handle(fields.String):
 
     def _deserialize(self, value: t.Any, attr: str | None, data: t.Any, **kwargs: t.Any) -> str:
         return normalize_handle(super()._deserialize(value, attr, data, **kwargs))
+
+
+class Count(fields.Integer):
+    """A whole number from ``minimum`` to ``maximum``, sent as a number or as text, or blank
+    when the user left it empty: "not given", as every optional input (see ArgsSchema).
+
+    The OpenAPI document shows both forms: this field has no ``type`` of its own there
+    (``register_api`` maps it to none), so that a blank query value is documented as valid.
+    """
+
+    def __init__(self, *, minimum: int, maximum: int, **kwargs: t.Any) -> None:
+        metadata = {
+            "oneOf": [
+                {"type": "integer", "minimum": minimum, "maximum": maximum},
+                {
+                    "type": "string",
+                    "pattern": r"^\s*\d*\s*$",
+                    "description": "digits; empty: not given",
+                },
+            ],
+            **kwargs.pop("metadata", {}),
+        }
+        super().__init__(
+            validate=validate.Range(min=minimum, max=maximum), metadata=metadata, **kwargs
+        )
 
 
 class PointInTime(fields.Field):
@@ -175,6 +200,8 @@ class Flag(fields.Field):
                 {"type": "boolean"},
                 {"type": "string", "enum": [*self.TRUE_TEXT, *self.FALSE_TEXT]},
                 {"type": "integer", "enum": [0, 1]},
+                # Blank, as every optional input: not given (see ArgsSchema).
+                {"type": "string", "pattern": r"^\s*$", "description": "empty: not given"},
             ],
             **kwargs.pop("metadata", {}),
         }

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from marshmallow import fields, validate
+from marshmallow import validate
 
 from .base import ArgsSchema
-from .fields import WATCHED_HANDLE, Flag, Handle, PlatformId, PointInTime
+from .fields import WATCHED_HANDLE, Count, Flag, Handle, PlatformId, PointInTime
 from .hook import reject_hook_consumer
 
 #: The largest ``limit`` a poll takes: more than any platform processes in one run.
@@ -43,9 +43,10 @@ class NewVideoArgsSchema(ArgsSchema):
             "after it come first.",
         },
     )
-    limit = fields.Integer(
+    limit = Count(
+        minimum=1,
+        maximum=MAX_LIMIT,
         load_default=None,
-        validate=validate.Range(min=1, max=MAX_LIMIT),
         metadata={
             "title": "Limit",
             "description": "The most new videos one poll returns (Make's watch-module Limit). "
