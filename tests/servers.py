@@ -1,13 +1,16 @@
 """Servers a test starts as processes: a free port to give them, and waiting until they answer.
 
 Servers in a thread of the test process (the sandbox upstream, webhook receivers) are
-:class:`connector.serving.BackgroundServer`, which picks its own port.
+:class:`connector.serving.BackgroundServer`, which picks its own port; :func:`waitress_thread`
+serves an app with waitress itself, as ``connector serve`` does.
 """
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import subprocess
+import threading
 import time
 import typing as t
 
@@ -19,6 +22,35 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+@contextlib.contextmanager
+def waitress_thread(app: t.Any, threads: int = 4) -> t.Iterator[str]:
+    """Serve ``app`` with waitress (as ``connector serve`` does) in a thread; its URL.
+
+    Closing waitress's socket under its select() ends the loop with an OSError or a
+    ValueError: expected when stopping, so not left to fail the test from the thread.
+    """
+    from connector.serving import waitress_server
+
+    server = waitress_server(app, "127.0.0.1", 0, threads=threads)
+    stopping = threading.Event()
+
+    def run() -> None:
+        try:
+            server.run()
+        except (OSError, ValueError):
+            if not stopping.is_set():
+                raise
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.effective_port}"
+    finally:
+        stopping.set()
+        server.close()
+        thread.join(timeout=5)
 
 
 def wait_until_up(

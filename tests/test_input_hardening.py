@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import socket
-import threading
 import time
 import typing as t
 
@@ -12,10 +11,11 @@ import pytest
 
 from connector.callers import tenant_for
 from connector.sandbox import World
-from connector.serving import BackgroundServer, waitress_server
+from connector.serving import BackgroundServer
 from connector.store import Subscription
 
 from .conftest import KEY
+from .servers import waitress_thread
 
 # Every POST route, with a body it would accept.
 POSTS = {
@@ -260,11 +260,7 @@ def test_the_limit_can_be_raised(make_app: t.Any, world: World) -> None:
 
 
 def test_waitress_refuses_a_large_body_without_reading_it(app: t.Any) -> None:
-    server = waitress_server(app, "127.0.0.1", 0, threads=2)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{server.effective_port}"
-    try:
+    with waitress_thread(app, threads=2) as url:
         # Declared far past the limit: waitress answers at once, reading none of it.
         head = _head("/v1/triggers/new-video", f"Content-Length: {400 * 1024 * 1024}")
         status, _ = _send(url, head)
@@ -276,6 +272,3 @@ def test_waitress_refuses_a_large_body_without_reading_it(app: t.Any) -> None:
         assert b'"code":"request_too_large"' in answer
         with httpx.Client(base_url=url) as http:
             assert http.get("/health").status_code == 200
-    finally:
-        server.close()
-        thread.join(timeout=5)

@@ -6,6 +6,7 @@ that the calls overlap."""
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import functools
 import threading
 import typing as t
@@ -24,9 +25,9 @@ from connector.errors import (
 from connector.providers import Capability, Provider, VideoPage
 from connector.providers.cache import CachedProvider, LookupCache
 from connector.sandbox import World
-from connector.serving import waitress_server
 
 from .conftest import KEY, fault
+from .servers import waitress_thread
 
 OTHER_KEY = "sk_test_fedcba9876543210"
 LATENCY = 0.3
@@ -47,39 +48,22 @@ class Clock:
 def serve(make_app: t.Any) -> t.Iterator[t.Callable[..., str]]:
     """Serve the connector with waitress on 127.0.0.1 (threads enough for every caller at
     once); returns its URL. ``clock`` replaces the cache's clock."""
-    running: list[tuple[t.Any, threading.Thread]] = []
-    stopping = threading.Event()
+    with contextlib.ExitStack() as servers:
 
-    def start(clock: Clock | None = None, **settings: t.Any) -> str:
-        app = make_app(**settings)
-        if clock is not None:
-            s = app.extensions["connector"].settings
-            app.extensions["connector"].lookups = LookupCache(
-                max_entries=s.lookup_cache_size,
-                lookup_ttl=s.lookup_cache_ttl,
-                feed_ttl=s.feed_cache_ttl,
-                clock=clock,
-            )
-        server = waitress_server(app, "127.0.0.1", 0, threads=CALLERS + 2)
+        def start(clock: Clock | None = None, **settings: t.Any) -> str:
+            app = make_app(**settings)
+            if clock is not None:
+                s = app.extensions["connector"].settings
+                app.extensions["connector"].lookups = LookupCache(
+                    max_entries=s.lookup_cache_size,
+                    lookup_ttl=s.lookup_cache_ttl,
+                    feed_ttl=s.feed_cache_ttl,
+                    clock=clock,
+                    count=app.extensions["connector"].metrics.lookup,
+                )
+            return servers.enter_context(waitress_thread(app, threads=CALLERS + 2))
 
-        def run() -> None:
-            try:
-                server.run()
-            except (OSError, ValueError):
-                # Closing the socket under waitress's select() ends the loop this way.
-                if not stopping.is_set():
-                    raise
-
-        thread = threading.Thread(target=run, daemon=True)
-        thread.start()
-        running.append((server, thread))
-        return f"http://127.0.0.1:{server.effective_port}"
-
-    yield start
-    stopping.set()
-    for server, thread in running:
-        server.close()
-        thread.join(timeout=5)
+        yield start
 
 
 def slow(world: World, *endpoints: str) -> None:
