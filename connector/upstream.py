@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.cookiejar
 import threading
 import typing as t
 
@@ -62,6 +63,9 @@ class ProviderFactory:
                     base_url=self.base_url(name),
                     timeout=self.settings.upstream_timeout,
                     headers={"User-Agent": "tiktok-connector"},
+                    # The client serves every tenant: a cookie upstream sets on one key's call
+                    # (a session, a CDN's bot score) must not go out with another's.
+                    cookies=_no_cookies(),
                     # Retries connect failures only, which never reached upstream; every
                     # call ends at its deadline, whatever the peer does (see send_json).
                     transport=self.metrics.transport(name, upstream_transport(retries=1)),
@@ -74,3 +78,8 @@ class ProviderFactory:
             for client in self._clients.values():
                 client.close()
             self._clients.clear()
+
+
+def _no_cookies() -> http.cookiejar.CookieJar:
+    """A cookie jar that keeps none: no domain is allowed to set one."""
+    return http.cookiejar.CookieJar(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
