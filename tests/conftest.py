@@ -22,6 +22,9 @@ from connector.serving import BackgroundServer
 
 from .receiver import Receiver
 
+if t.TYPE_CHECKING:
+    from .operator_console import Console
+
 KEY = "sk_test_0123456789abcdef"
 
 ROOT = pathlib.Path(__file__).parent.parent
@@ -171,9 +174,9 @@ def client(app: t.Any) -> t.Any:
     return app.test_client()
 
 
-@pytest.fixture
-def live(app: t.Any) -> t.Iterator[httpx.Client]:
-    """An httpx client talking to the connector served on a real loopback socket."""
+@contextlib.contextmanager
+def served(app: t.Any) -> t.Iterator[httpx.Client]:
+    """``app`` on a real loopback socket, and an httpx client calling it with :data:`KEY`."""
     with (
         BackgroundServer(app) as server,
         httpx.Client(
@@ -181,6 +184,33 @@ def live(app: t.Any) -> t.Iterator[httpx.Client]:
         ) as http,
     ):
         yield http
+
+
+@pytest.fixture
+def live(app: t.Any) -> t.Iterator[httpx.Client]:
+    """An httpx client talking to the connector served on a real loopback socket."""
+    with served(app) as http:
+        yield http
+
+
+def subscribe(
+    app: t.Any,
+    receiver: Receiver,
+    root: str,
+    path: str,
+    handle: str = "creator",
+    key: str = KEY,
+) -> dict[str, t.Any]:
+    """Subscribe the receiver's ``path`` (under ``root``) to ``handle``'s new videos, and
+    tell the receiver the signing secret to verify deliveries with."""
+    response = app.test_client().post(
+        "/v1/hooks",
+        json={"target_url": f"{root}/{path}", "handle": handle},
+        headers={"Authorization": f"Bearer {key}"},
+    )
+    assert response.status_code == 201, response.json
+    receiver.expect(path, response.json["secret"])
+    return t.cast(dict[str, t.Any], response.json)
 
 
 def fault(world: World, **kwargs: t.Any) -> None:
@@ -219,3 +249,18 @@ def scheduled_event(rule: str) -> dict[str, t.Any]:
         "resources": [f"arn:aws:events:us-east-1:123456789012:rule/{rule}"],
         "detail": {},
     }
+
+
+@pytest.fixture
+def console(
+    make_app: t.Callable[..., t.Any],
+    receiver: Receiver,
+    receiver_server: tuple[Receiver, BackgroundServer],
+    request: pytest.FixtureRequest,
+) -> t.Iterator[Console]:
+    """A console with its settings (and the test's ``param``), its receiver ready."""
+    from .operator_console import serve_console
+
+    extra = getattr(request, "param", {})
+    with serve_console(make_app, receiver, receiver_server[1].url, **extra) as console:
+        yield console

@@ -16,10 +16,10 @@ from connector.store import Store, WatchKey, open_store
 from connector.store.activity import Activity
 
 from .conftest import KEY
+from .operator_console import serve_console
 from .receiver import Receiver
-from .test_console import serve_console
+from .records import add, subscription
 from .test_hooks import HOOK_SETTINGS, Hooks
-from .test_store import add, subscription
 
 BASE = 30.0
 MAX = 3600.0

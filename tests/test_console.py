@@ -7,126 +7,27 @@ no page shows a secret.
 
 from __future__ import annotations
 
-import contextlib
 import re
 import time
 import typing as t
 
-import httpx
 import pytest
 
 from connector.callers import tenant_for
-from connector.hooks.poller import run_cycle
 from connector.sandbox import World
-from connector.serving import BackgroundServer
 from connector.store import WatchKey, open_store
 from connector.store.activity import Activity, Attempt, Cycle, Usage
 
 from .conftest import KEY
-from .receiver import Receiver
-
-ADMIN_TOKEN = "admin-7Kq2vN9xLp4TzR8w"
-SECRET_KEY = "Jq3v9XkT2pLw8RzN4bYc6HdF1mGsA7eU-console"
-CONSOLE_SETTINGS: dict[str, t.Any] = {
-    "ADMIN_TOKEN": ADMIN_TOKEN,
-    "SECRET_KEY": SECRET_KEY,
-    "ALLOW_PRIVATE_TARGETS": True,
-    "DELIVERY_TIMEOUT": 1.0,
-    "DELIVERY_FIRST_RETRY": 0.01,
-    "DELIVERY_MAX_DELAY": 0.05,
-    "DELIVERY_CLIENT_ERROR_ATTEMPTS": 1,
-    "POLL_MIN_GAP": 0,
-    "POLL_INTERVAL": 0,
-}
-CONSOLE_PAGES = (
-    "/console/",
-    "/console/handles",
-    "/console/subscriptions",
-    "/console/dead-letters",
-    "/console/usage",
+from .operator_console import (
+    ADMIN_TOKEN,
+    CONSOLE_PAGES,
+    SECRET_KEY,
+    Console,
+    csrf_of,
+    visible,
 )
-
-
-class Console:
-    """A connector on a loopback socket, an operator's session on it, and an API caller."""
-
-    def __init__(self, app: t.Any, url: str, receiver: Receiver, receiver_url: str) -> None:
-        self.app, self.url = app, url
-        self.rt = app.extensions["connector"]
-        self.receiver, self.receiver_url = receiver, receiver_url
-        self.browser = httpx.Client(base_url=url, follow_redirects=True, timeout=30)
-        self.api = httpx.Client(
-            base_url=url, headers={"Authorization": f"Bearer {KEY}"}, timeout=30
-        )
-
-    def close(self) -> None:
-        self.browser.close()
-        self.api.close()
-
-    def sign_in(self, token: str = ADMIN_TOKEN) -> httpx.Response:
-        form = self.browser.get("/console/login")
-        return self.browser.post(
-            "/console/login", data={"csrf": csrf_of(form.text), "token": token}
-        )
-
-    def subscribe(self, path: str, handle: str = "creator", **extra: t.Any) -> dict[str, t.Any]:
-        created = self.api.post(
-            "/v1/hooks",
-            json={"target_url": f"{self.receiver_url}/{path}", "handle": handle, **extra},
-            headers={"User-Agent": "Zapier"},
-        )
-        assert created.status_code == 201, created.text
-        body = t.cast(dict[str, t.Any], created.json())
-        self.receiver.expect(path, body["secret"])
-        return body
-
-    def cycle(self) -> dict[str, int]:
-        return run_cycle(self.rt.poll_context).as_dict()
-
-    def text(self, path: str) -> str:
-        page = self.browser.get(path)
-        assert page.status_code == 200, (path, page.status_code, page.text[:500])
-        return visible(page.text)
-
-
-def csrf_of(html: str) -> str:
-    found = re.search(r'name="csrf" value="([^"]+)"', html)
-    assert found, "the page has a form with a CSRF token"
-    return found[1]
-
-
-def visible(html: str) -> str:
-    """The page's text, roughly as a person reads it."""
-    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html)).strip()
-
-
-@contextlib.contextmanager
-def serve_console(
-    make_app: t.Callable[..., t.Any],
-    receiver: Receiver,
-    receiver_url: str,
-    **extra: t.Any,
-) -> t.Iterator[Console]:
-    """A connector with the console's settings (and ``extra``) on a loopback socket."""
-    app = make_app(**{**CONSOLE_SETTINGS, **extra})
-    with BackgroundServer(app) as server:
-        console = Console(app, server.url, receiver, receiver_url)
-        try:
-            yield console
-        finally:
-            console.close()
-
-
-@pytest.fixture
-def console(
-    make_app: t.Callable[..., t.Any],
-    receiver: Receiver,
-    receiver_server: tuple[Receiver, BackgroundServer],
-    request: pytest.FixtureRequest,
-) -> t.Iterator[Console]:
-    extra = getattr(request, "param", {})
-    with serve_console(make_app, receiver, receiver_server[1].url, **extra) as console:
-        yield console
+from .records import add, subscription
 
 
 def test_the_root_is_a_landing_page_with_links(console: Console) -> None:
@@ -446,23 +347,11 @@ def test_the_activity_logs_stay_bounded(
 
 
 def _check_bounds(store: t.Any) -> None:
-    from connector.store import Subscription
     from connector.store import activity as activity_module
 
     activity = Activity(store)
-    sub = Subscription(
-        id="sub_" + "a" * 24,
-        tenant="t" * 32,
-        platform="API",
-        provider=None,
-        consumer="",
-        handle="creator",
-        event="new_video",
-        target_url="https://example.com/hook",
-        secret_ciphertext=b"x",
-        created_at=1.0,
-    )
-    store.add_subscription(sub, tenant_key=b"k", baseline=[], floor=0, now=1.0)
+    sub = subscription("sub_" + "a" * 24, tenant="t" * 32)
+    add(store, sub)
     for number in range(7):
         activity.record_attempt(
             Attempt(sub.id, str(number), f"msg_{number}", float(number), "retried", 500, 0.1, None),

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
-import sys
 import time
 import typing as t
 from pathlib import Path
@@ -22,9 +20,9 @@ import pytest
 from connector.sandbox import World
 from connector.serving import BackgroundServer
 
+from .operator_console import ADMIN_TOKEN, CONSOLE_SETTINGS, KEY
 from .receiver import Receiver
-from .servers import free_port, wait_until_up
-from .test_console import ADMIN_TOKEN, CONSOLE_SETTINGS, KEY
+from .servers import free_port, sandbox_process, wait_until_up
 
 if t.TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
@@ -37,7 +35,6 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--no-first-run",
 ]
-SCRIPT = Path(sys.executable).parent / "connector"
 
 
 def _missing() -> str | None:
@@ -199,15 +196,7 @@ def test_a_newcomer_posts_a_sandbox_video_and_sees_it_detected_and_delivered(
 ) -> None:
     """The README's first run: `connector serve --sandbox`, open the printed console URL
     with the printed token, post a video from the sandbox panel."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CONNECTOR_")}
-    process = subprocess.Popen(
-        [str(SCRIPT), "serve", "--sandbox", "--port", str(free_port())],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    process = sandbox_process(tmp_path, free_port())
     try:
         assert process.stdout is not None
         printed = ""

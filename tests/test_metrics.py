@@ -19,8 +19,7 @@ from connector.sandbox import World
 from connector.serving import BackgroundServer
 
 from .conftest import fault
-from .receiver import Receiver
-from .test_console import Console, serve_console, visible
+from .operator_console import Console, visible
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
@@ -44,18 +43,6 @@ def total(samples: Samples, name: str, **labels: str) -> float:
     """The sum over every series of ``name`` having ``labels``."""
     wanted = set(labels.items())
     return sum(v for (n, ls), v in samples.items() if n == name and wanted <= set(ls))
-
-
-@pytest.fixture
-def console(
-    make_app: t.Callable[..., t.Any],
-    receiver: Receiver,
-    receiver_server: tuple[Receiver, BackgroundServer],
-    request: pytest.FixtureRequest,
-) -> t.Iterator[Console]:
-    extra = getattr(request, "param", {})
-    with serve_console(make_app, receiver, receiver_server[1].url, **extra) as console:
-        yield console
 
 
 def test_metrics_parse_and_move_when_a_poll_runs(console: Console, world: World) -> None:
