@@ -12,9 +12,9 @@ import pytest
 from connector.callers import tenant_for
 from connector.sandbox import World
 from connector.serving import BackgroundServer
-from connector.store import Subscription
 
 from .conftest import KEY
+from .records import add, subscription
 from .servers import waitress_thread
 
 # Every POST route, with a body it would accept.
@@ -144,20 +144,8 @@ def test_replay_with_a_body_that_is_not_json_replays_nothing(
     app: t.Any, live: httpx.Client
 ) -> None:
     store = app.extensions["connector"].store
-    tenant = tenant_for(KEY)
-    sub = Subscription(
-        id="sub_" + "0" * 24,
-        tenant=tenant,
-        platform="API",
-        provider=None,
-        consumer="",
-        handle="creator",
-        event="new_video",
-        target_url="https://example.com/hook",
-        secret_ciphertext=b"sealed",
-        created_at=1.0,
-    )
-    store.add_subscription(sub, tenant_key=b"sealed", baseline=(), floor=0, now=1.0)
+    sub = subscription("sub_" + "0" * 24, tenant=tenant_for(KEY))
+    add(store, sub)
     with store.feed(sub.feed) as tx:
         tx.enqueue(sub.id, [("7321234567890123456", "{}")], now=1.0)
     (queued,) = store.next_deliveries(now=2.0)
@@ -166,7 +154,7 @@ def test_replay_with_a_body_that_is_not_json_replays_nothing(
         headers = {"Content-Type": content_type} if content_type else {}
         response = live.post("/v1/hooks/dead-letters/replay", content=content, headers=headers)
         error(response, 400, "invalid_input")
-    assert len(store.dead_letters(tenant)) == 1
+    assert len(store.dead_letters(sub.tenant)) == 1
     assert live.post("/v1/hooks/dead-letters/replay", json={}).json() == {"replayed": 1}
 
 

@@ -8,7 +8,9 @@ import typing as t
 import pytest
 
 from connector.errors import StoreUnavailable
-from connector.store import FeedKey, Observed, Store, Subscription, WatchKey, open_store
+from connector.store import FeedKey, Observed, Store, WatchKey, open_store
+
+from .records import add, subscription
 
 FEED = FeedKey("tenant-a", "ZAPIER", "zap-1", "creator")
 
@@ -18,27 +20,6 @@ def store(any_db_url: str) -> t.Iterator[Store]:
     opened = open_store(any_db_url)
     yield opened
     opened.close()
-
-
-def subscription(
-    sub_id: str, tenant: str = "tenant-a", handle: str = "creator", provider: str | None = None
-) -> Subscription:
-    return Subscription(
-        id=sub_id,
-        tenant=tenant,
-        platform="ZAPIER",
-        provider=provider,
-        consumer="",
-        handle=handle,
-        event="new_video",
-        target_url="https://example.com/hook",
-        secret_ciphertext=b"\x01sealed-secret",
-        created_at=1000.0,
-    )
-
-
-def add(store: Store, sub: Subscription, baseline: t.Sequence[Observed] = ()) -> None:
-    store.add_subscription(sub, tenant_key=b"\x01sealed-key", baseline=baseline, floor=0, now=1.0)
 
 
 def test_migrating_again_changes_nothing(any_db_url: str) -> None:

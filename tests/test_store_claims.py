@@ -10,7 +10,7 @@ import pytest
 
 from connector.store import Store, open_store
 
-from .test_store import add, subscription
+from .records import add, subscription
 
 
 @pytest.fixture
