@@ -8,13 +8,35 @@ serves an app with waitress itself, as ``connector serve`` does.
 from __future__ import annotations
 
 import contextlib
+import os
+import pathlib
 import socket
 import subprocess
+import sys
 import threading
 import time
 import typing as t
 
 import httpx
+
+#: The installed ``connector`` command.
+CONNECTOR = pathlib.Path(sys.executable).parent / "connector"
+
+
+def sandbox_process(cwd: pathlib.Path, port: int, **settings: str) -> subprocess.Popen[str]:
+    """``connector serve --sandbox`` as the README's first command starts it: the installed
+    command, in ``cwd``, with none of this run's ``CONNECTOR_*`` variables (only
+    ``settings``, names without the prefix); its output captured as text."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CONNECTOR_")}
+    env.update({f"CONNECTOR_{name}": value for name, value in settings.items()})
+    return subprocess.Popen(
+        [str(CONNECTOR), "serve", "--sandbox", "--port", str(port)],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
 
 
 def free_port() -> int:

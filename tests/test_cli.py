@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import httpx
@@ -13,9 +10,7 @@ from click.testing import CliRunner
 
 from connector.cli import cli
 
-from .servers import free_port, wait_until_up
-
-SCRIPT = Path(sys.executable).parent / "connector"
+from .servers import CONNECTOR, free_port, sandbox_process, wait_until_up
 
 
 def test_help_says_what_each_command_does() -> None:
@@ -46,17 +41,9 @@ def test_bad_configuration_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> 
 
 
 def test_serve_sandbox_answers_every_endpoint(tmp_path: Path) -> None:
-    assert SCRIPT.exists(), "the connector console script is installed"
+    assert CONNECTOR.exists(), "the connector console script is installed"
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CONNECTOR_")}
-    process = subprocess.Popen(
-        [str(SCRIPT), "serve", "--sandbox", "--port", str(port)],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    process = sandbox_process(tmp_path, port)
     try:
         base = f"http://127.0.0.1:{port}"
         wait_until_up(base + "/health", process, output=lambda: process.communicate()[0])
@@ -82,16 +69,7 @@ def test_serve_writes_the_usage_it_batched_when_stopped(tmp_path: Path) -> None:
     """Upstream calls are counted in memory and written in batches; a service manager's
     SIGTERM (systemd, docker stop, Kubernetes) must not lose the last batch."""
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CONNECTOR_")}
-    env["CONNECTOR_USAGE_FLUSH_INTERVAL"] = "3600"
-    process = subprocess.Popen(
-        [str(SCRIPT), "serve", "--sandbox", "--port", str(port)],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    process = sandbox_process(tmp_path, port, USAGE_FLUSH_INTERVAL="3600")
     from connector.store.activity import Activity
     from connector.store.sqlite import SQLiteStore
 

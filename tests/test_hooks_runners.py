@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 import typing as t
 from pathlib import Path
@@ -17,11 +16,10 @@ from connector.cli import cli
 from connector.sandbox import World, base_urls
 from connector.serving import BackgroundServer
 
-from .conftest import KEY, scheduled_event
+from .conftest import scheduled_event, subscribe
 from .receiver import Receiver
+from .servers import CONNECTOR
 from .test_hooks import HOOK_SETTINGS, SECRET_KEY
-
-SCRIPT = Path(sys.executable).parent / "connector"
 
 
 @pytest.fixture
@@ -39,17 +37,6 @@ def env(db_url: str, sandbox_url: str, monkeypatch: pytest.MonkeyPatch) -> dict[
     for name, value in values.items():
         monkeypatch.setenv(name, value)
     return values
-
-
-def subscribe(app: t.Any, receiver: Receiver, root: str, path: str) -> dict[str, t.Any]:
-    response = app.test_client().post(
-        "/v1/hooks",
-        json={"target_url": f"{root}/{path}", "handle": "creator"},
-        headers={"Authorization": f"Bearer {KEY}"},
-    )
-    assert response.status_code == 201, response.json
-    receiver.expect(path, response.json["secret"])
-    return t.cast(dict[str, t.Any], response.json)
 
 
 def wait_for(condition: t.Callable[[], bool], seconds: float = 15) -> None:
@@ -79,7 +66,7 @@ def test_a_poll_killed_mid_cycle_loses_nothing(
     else:
         receiver.script(path, (200, 30.0))
         started = lambda: len(receiver.all(path)) == 1  # noqa: E731
-    victim = subprocess.Popen([str(SCRIPT), "poll"], env={**os.environ, **env})
+    victim = subprocess.Popen([str(CONNECTOR), "poll"], env={**os.environ, **env})
     try:
         wait_for(started)
     finally:
@@ -87,7 +74,7 @@ def test_a_poll_killed_mid_cycle_loses_nothing(
         victim.wait(timeout=10)
     world.latency.clear()
     survivor = subprocess.run(
-        [str(SCRIPT), "poll"],
+        [str(CONNECTOR), "poll"],
         env={**os.environ, **env},
         capture_output=True,
         text=True,

@@ -18,23 +18,12 @@ from connector.hooks.poller import run_cycle
 from connector.sandbox import World, base_urls
 from connector.serving import BackgroundServer
 
-from .conftest import KEY
+from .conftest import KEY, subscribe
 from .receiver import Receiver
 
 OLD = "old-secret-key-0b8e41f7c92d5a36e1f4"
 NEW = "new-secret-key-9a2f7c1e04b86d53f0ce"
 SETTINGS = {"ALLOW_PRIVATE_TARGETS": True, "POLL_MIN_GAP": 0, "DELIVERY_FIRST_RETRY": 0.01}
-
-
-def subscribe(app: t.Any, receiver: Receiver, root: str, path: str) -> dict[str, t.Any]:
-    response = app.test_client().post(
-        "/v1/hooks",
-        json={"target_url": f"{root}/{path}", "handle": "creator"},
-        headers={"Authorization": f"Bearer {KEY}"},
-    )
-    assert response.status_code == 201, response.json
-    receiver.expect(path, response.json["secret"])
-    return t.cast(dict[str, t.Any], response.json)
 
 
 @pytest.mark.parametrize(

@@ -13,9 +13,7 @@ import os
 import random
 import signal
 import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 
@@ -25,10 +23,10 @@ from connector.serving import BackgroundServer
 
 from .conftest import KEY
 from .receiver import Receiver
+from .servers import CONNECTOR
 
 pytestmark = pytest.mark.slow
 
-SCRIPT = Path(sys.executable).parent / "connector"
 SECRET_KEY = "soak-test-secret-key-3c8e1f5a9b2d7064"
 HANDLES = [f"soak{n}" for n in range(8)]
 ROUNDS = 24
@@ -58,7 +56,7 @@ def _env(db_url: str, sandbox_url: str) -> dict[str, str]:
 def _poll_process(env: dict[str, str], rng: random.Random) -> None:
     """One `connector poll`, killed (SIGKILL) at a random point in one round out of three."""
     process = subprocess.Popen(
-        [str(SCRIPT), "poll"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        [str(CONNECTOR), "poll"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     if rng.random() < 1 / 3:
         time.sleep(rng.uniform(0.0, 0.6))

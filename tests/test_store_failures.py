@@ -15,11 +15,10 @@ import httpx
 import pytest
 
 from connector.sandbox import World
-from connector.serving import BackgroundServer
 from connector.store import FeedKey
 from connector.store.sqlite import SQLiteStore
 
-from .conftest import KEY
+from .conftest import KEY, served
 
 
 def error(response: httpx.Response, status: int, code: str) -> dict[str, t.Any]:
@@ -31,17 +30,6 @@ def error(response: httpx.Response, status: int, code: str) -> dict[str, t.Any]:
 
 def poll(http: httpx.Client, handle: str = "creator", **extra: t.Any) -> httpx.Response:
     return http.post("/v1/triggers/new-video", json={"handle": handle, **extra})
-
-
-@contextlib.contextmanager
-def served(app: t.Any) -> t.Iterator[httpx.Client]:
-    with (
-        BackgroundServer(app) as server,
-        httpx.Client(
-            base_url=server.url, headers={"Authorization": f"Bearer {KEY}"}, timeout=30
-        ) as http,
-    ):
-        yield http
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ from connector.providers.dumplingai import DumplingAIProvider
 from connector.sandbox import World, base_urls
 from connector.serving import BackgroundServer
 
-from .conftest import KEY, fault
+from .conftest import KEY, fault, subscribe
 from .receiver import Receiver
 from .test_hooks import HOOK_SETTINGS, SECRET_KEY
 
@@ -85,16 +85,6 @@ def env(db_url: str, sandbox_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     }
     for name, value in values.items():
         monkeypatch.setenv(f"CONNECTOR_{name}", value)
-
-
-def subscribe(app: t.Any, receiver: Receiver, root: str, path: str, handle: str, key: str) -> None:
-    response = app.test_client().post(
-        "/v1/hooks",
-        json={"target_url": f"{root}/{path}", "handle": handle},
-        headers={"Authorization": f"Bearer {key}"},
-    )
-    assert response.status_code == 201, response.json
-    receiver.expect(path, response.json["secret"])
 
 
 def inject(sandbox_url: str, handle: str, items: list[str]) -> None:

@@ -7,10 +7,8 @@ import collections
 import os
 import random
 import subprocess
-import sys
 import time
 import typing as t
-from pathlib import Path
 
 import pytest
 
@@ -19,10 +17,10 @@ from connector.serving import BackgroundServer
 
 from .conftest import KEY
 from .receiver import Receiver
+from .servers import CONNECTOR
 
 pytestmark = pytest.mark.postgres
 
-SCRIPT = Path(sys.executable).parent / "connector"
 SECRET_KEY = "workers-test-secret-key-7c1a5e9f3b28d04"
 HANDLES = [f"worker.handle{i}" for i in range(12)]
 WORKERS = 4
@@ -87,7 +85,7 @@ def test_four_workers_split_the_handles_and_deliver_each_video_once(
         time.sleep(3.1)  # past POLL_MIN_GAP: every handle is due again
         before = len(world.requests("profile-videos"))
         workers = [
-            subprocess.Popen([str(SCRIPT), "poll"], env=env, stdout=subprocess.PIPE, text=True)
+            subprocess.Popen([str(CONNECTOR), "poll"], env=env, stdout=subprocess.PIPE, text=True)
             for _ in range(WORKERS)
         ]
         outputs = [w.communicate(timeout=120)[0] for w in workers]
