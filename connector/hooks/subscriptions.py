@@ -10,7 +10,7 @@ import typing as t
 
 from ..errors import NotConfigured, NotFound, SubscriptionLimitReached
 from ..store import LimitReached, Observed, Subscription
-from ..triggers.new_video import baseline_floor, fetch
+from ..triggers.new_video import baseline_floor, read_handle
 from .targets import check_target, target_key
 
 if t.TYPE_CHECKING:
@@ -114,9 +114,9 @@ class Subscriptions:
             secret_ciphertext=sealer.seal(secret, f"subscription:{subscription_id}"),
             created_at=now,
         )
-        videos = fetch(
+        videos = read_handle(
             self.providers.for_caller(caller), self.store, [subscription.feed], max_pages=1
-        )
+        ).videos
         try:
             self.store.add_subscription(
                 subscription,

@@ -501,24 +501,6 @@ class SQLStore(Store):
             )
             return [WatchKey(*row) for row in rows]
 
-    def release_watch(
-        self,
-        key: WatchKey,
-        owner: str,
-        *,
-        polled_at: float,
-        found_new: bool = False,
-        failed: bool = False,
-        defer: t.Callable[[float], float] | None = None,
-    ) -> None:
-        self.release_watches(
-            owner,
-            [(key, polled_at)],
-            found_new=[key] if found_new else (),
-            failed=[key] if failed else (),
-            defer=defer,
-        )
-
     def release_watches(
         self,
         owner: str,

@@ -289,7 +289,13 @@ class Store:
         defer: t.Callable[[float], float] | None = None,
     ) -> None:
         """:meth:`release_watches` for one poll."""
-        raise NotImplementedError
+        self.release_watches(
+            owner,
+            [(key, polled_at)],
+            found_new=[key] if found_new else (),
+            failed=[key] if failed else (),
+            defer=defer,
+        )
 
     def release_watches(
         self,

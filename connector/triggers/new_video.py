@@ -177,14 +177,7 @@ def poll(
         if include_recent:
             answer = _with_recent(tx, read, since, limit, settings)
         else:
-            answer = decide(
-                tx,
-                read.videos,
-                since=since,
-                limit=limit,
-                keep=settings.seen_ids_per_feed,
-                records=read.pages.records,
-            )
+            answer = _decide(tx, read, since, limit, settings)
         # Gaps another poll opened meanwhile are kept; those this one read are replaced.
         now_open = tx.state.gaps if tx.state else ()
         opened_meanwhile = tuple(g for g in now_open if g not in read.gaps_before)
@@ -258,23 +251,6 @@ def read_feed(
     return FeedRead(videos, read, gaps_before, kept[: settings.max_gaps], skipped)
 
 
-def fetch(
-    provider: VideoLister,
-    store: Store,
-    feeds: t.Sequence[FeedKey],
-    *,
-    since: int | None = None,
-    max_pages: int = 5,
-) -> list[Video]:
-    """Read the handle's pages until they overlap what every one of ``feeds`` knows (or reach
-    ``since`` for a feed without a baseline), at most ``max_pages``.
-
-    One read serves every feed watching the handle (the webhook poll cycle, which has no
-    platform waiting on it and so no time budget).
-    """
-    return read_handle(provider, store, feeds, since=since, max_pages=max_pages).videos
-
-
 def read_handle(
     provider: VideoLister,
     store: Store,
@@ -283,7 +259,13 @@ def read_handle(
     since: int | None = None,
     max_pages: int = 5,
 ) -> HandleRead:
-    """:func:`fetch`, also telling how many malformed items were skipped."""
+    """Read the handle's pages until they overlap what every one of ``feeds`` knows (or reach
+    ``since`` for a feed without a baseline), at most ``max_pages``: the videos as entries,
+    the pages to map their whole records from, and how many items were left out.
+
+    One read serves every feed watching the handle (the webhook poll cycle, which has no
+    platform waiting on it and so no time budget).
+    """
 
     glimpses = [Glimpse(store, feed) for feed in feeds]
 
@@ -393,6 +375,24 @@ def decide(
     return fresh
 
 
+def _decide(
+    tx: FeedTransaction,
+    read: FeedRead,
+    since: int | None,
+    limit: int | None,
+    settings: PollSettings,
+) -> list[Video]:
+    """:func:`decide` on what one trigger poll read."""
+    return decide(
+        tx,
+        read.videos,
+        since=since,
+        limit=limit,
+        keep=settings.seen_ids_per_feed,
+        records=read.pages.records,
+    )
+
+
 def _with_recent(
     tx: FeedTransaction,
     read: FeedRead,
@@ -420,14 +420,7 @@ def _with_recent(
         if limit is not None:
             pending = pending[len(pending) - limit :] if len(pending) > limit else pending
     room = None if limit is None else limit - len(pending)
-    fresh = decide(
-        tx,
-        read.videos,
-        since=since,
-        limit=room,
-        keep=settings.seen_ids_per_feed,
-        records=read.pages.records,
-    )
+    fresh = _decide(tx, read, since, room, settings)
     tx.record_delivered(
         [(Observed(v["id"], v["created_at_timestamp"]), json.dumps(v)) for v in fresh],
         now,
@@ -481,7 +474,6 @@ __all__ = [
     "PollSettings",
     "baseline_floor",
     "decide",
-    "fetch",
     "poll",
     "read_handle",
     "read_feed",
