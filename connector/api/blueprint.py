@@ -56,3 +56,11 @@ class Blueprint(SmorestBlueprint):
     """flask-smorest's blueprint, reading arguments with the connector's parser."""
 
     ARGUMENTS_PARSER = _Parser()
+
+    def arguments(self, schema: t.Any, *args: t.Any, **kwargs: t.Any) -> t.Any:
+        """flask-smorest's ``arguments``, with a schema class made an instance once: webargs
+        builds a schema it is given as a class on every request (a tenth of an idle trigger
+        poll's time in the framework)."""
+        if isinstance(schema, type):
+            schema = schema()
+        return super().arguments(schema, *args, **kwargs)

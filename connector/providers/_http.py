@@ -83,17 +83,6 @@ def send_json(
                     raise _too_large(label)
                 if time.monotonic() > deadline:
                     raise httpx.ReadTimeout("the answer took too long", request=streamed.request)
-        response = httpx.Response(
-            streamed.status_code,
-            # The content is decoded already: it must not be decoded again.
-            headers=[
-                (name, value)
-                for name, value in streamed.headers.multi_items()
-                if name.lower() not in _REDECODING_HEADERS
-            ],
-            content=bytes(content),
-            request=streamed.request,
-        )
     except httpx.TimeoutException as exc:
         raise ProviderTimeout(
             f"{label} did not answer in time ({type(exc).__name__}); try again later."
@@ -101,14 +90,25 @@ def send_json(
     except httpx.HTTPError as exc:
         # The message names the failure class only: an httpx message may carry the URL.
         raise ProviderUnavailable(f"Could not reach {label} ({type(exc).__name__}).") from exc
-    if response.is_success:
+    if streamed.is_success:  # the body is all that is read of a success
         try:
-            return decode_json(response.content)
+            return decode_json(content)
         except ValueError as exc:
             raise ProviderInvalidResponse(
-                f"{label} answered {response.status_code} with a body that is not JSON "
+                f"{label} answered {streamed.status_code} with a body that is not JSON "
                 f"({_why_not_json(exc)})."
             ) from exc
+    response = httpx.Response(
+        streamed.status_code,
+        # The content is decoded already: it must not be decoded again.
+        headers=[
+            (name, value)
+            for name, value in streamed.headers.multi_items()
+            if name.lower() not in _REDECODING_HEADERS
+        ],
+        content=bytes(content),
+        request=streamed.request,
+    )
     raise to_error(response, upstream_message(response))
 
 
@@ -122,7 +122,7 @@ def _unsendable(label: str, headers: dict[str, str] | None) -> ProviderError:
     return ProviderRejectedInput(f"{label} was not called: the request could not be encoded.")
 
 
-def decode_json(content: bytes) -> t.Any:
+def decode_json(content: bytes | bytearray) -> t.Any:
     """``content`` parsed as JSON, bounded: a number too long to be one becomes infinity
     (which no record accepts), so that only the item holding it is refused.
 
