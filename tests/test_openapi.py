@@ -52,10 +52,12 @@ def _schemathesis(url: str, cwd: pathlib.Path, *options: str) -> subprocess.Comp
     )
 
 
+@pytest.mark.slow
 def test_schemathesis_finds_no_server_error_and_no_broken_response(
     make_app: t.Any, tmp_path: pathlib.Path
 ) -> None:
-    """Every check but two, which cannot hold by design:
+    """A short fuzz run (some 1,300 requests, about 20 s: in the slow lane), every check
+    but two, which cannot hold by design:
 
     - ignored_auth: the connector cannot tell a bad key without asking upstream; endpoints
       that never call upstream (a caller's own subscriptions) answer an unknown key with
@@ -75,7 +77,7 @@ def test_schemathesis_finds_no_server_error_and_no_broken_response(
 def test_schemathesis_at_length_finds_no_server_error(
     make_app: t.Any, tmp_path: pathlib.Path
 ) -> None:
-    """The slow lane: many more examples, valid and invalid (schemathesis's default mode),
+    """At length: many more examples, valid and invalid (schemathesis's default mode),
     over every phase; the same checks as above, no 5xx among them. A few minutes at most.
     The seed is fixed so that CI judges the code, not the draw; SCHEMATHESIS_SEED=random
     (or a number) explores further by hand."""
