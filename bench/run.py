@@ -1,8 +1,10 @@
 """The speed bench of issue 11: every measure beside its limit, as a ratio, side by side.
 
 One command: ``python bench/run.py`` (``--quick`` for a smaller run). It starts the sandbox
-upstream in its own process (what ``connector sandbox`` serves, with 64 threads) with 50 ms
-latency, the connector as the
+upstream in its own process (what ``connector sandbox`` serves, with 64 threads) behind a
+replaying front with 50 ms latency (``bench/replay.py``: the sandbox's answers, replayed at
+~0.1 ms of CPU each, so that the emulator does not take the cores the connector is measured
+on; a real upstream runs elsewhere), the connector as the
 README starts it (``connector serve``, waitress) on SQLite, and a throwaway PostgreSQL when
 one is installed; prints a table, writes ``bench/results.json`` and, when matplotlib is
 installed (``pip install -e '.[bench]'``), ``bench/poll_cycle.png``.
@@ -414,17 +416,25 @@ def main() -> None:
         when=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
     )
     folder = tempfile.mkdtemp(prefix="connector-bench-")
-    up_port, conn_port = free_port(), free_port()
+    sandbox_port, up_port, conn_port = free_port(), free_port(), free_port()
     upstream, base = f"http://127.0.0.1:{up_port}", f"http://127.0.0.1:{conn_port}"
+    sandbox_url = f"http://127.0.0.1:{sandbox_port}"
     sqlite_url = f"sqlite:///{folder}/bench.db"
     env = connector_env(upstream, sqlite_url)
     run_for = 3 if opts.quick else 6
     with (
         receiver() as target,
         process(
-            [sys.executable, __file__, "_sandbox", str(up_port)],
+            [sys.executable, __file__, "_sandbox", str(sandbox_port)],
             env,
-            f"{upstream}/_sandbox/requests",
+            f"{sandbox_url}/_sandbox/requests",
+        ),
+        # The sandbox behind its replaying front (bench/replay.py): the upstream the
+        # connector and the direct calls see.
+        process(
+            [sys.executable, str(ROOT / "bench" / "replay.py"), str(up_port), sandbox_url],
+            env,
+            f"{upstream}/_replay/stats",
         ) as sandbox,
         process([CONNECTOR, "serve", "--port", str(conn_port)], env, f"{base}/health") as serve,
     ):
@@ -469,6 +479,7 @@ def main() -> None:
                 results["seen_ids_postgres"] = seen_ids_cost(
                     new_database(admin, "bench_seen"), 50 if opts.quick else 150
                 )
+        results["upstream_answers"] = httpx.get(f"{upstream}/_replay/stats").json()
     pathlib.Path(opts.out).write_text(json.dumps(results, indent=2) + "\n")
     print(table(results))
     plot(results, pathlib.Path(opts.out).with_name("poll_cycle.png"))
@@ -484,6 +495,12 @@ class _Results(dict[str, t.Any]):
 
 def table(r: dict[str, t.Any]) -> str:
     lines = [f"machine: {r['machine']}; upstream latency {r['latency_ms']:g} ms; {r['when']}", ""]
+    if "upstream_answers" in r:
+        answers = r["upstream_answers"]
+        lines[-1:-1] = [
+            f"upstream: the sandbox behind its replaying front ({answers['passed']} answers"
+            f" from the sandbox, {answers['replayed']} replayed)"
+        ]
     lines.append("| measure | measured | limit | ratio |")
     lines.append("|---|---|---|---|")
     for key, label in (

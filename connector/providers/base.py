@@ -96,7 +96,8 @@ class VideoPage:
 class VideoLister(t.Protocol):
     """What the new-video trigger needs: a label for messages and the profile feed."""
 
-    label: str
+    @property
+    def label(self) -> str: ...  # read-only: a provider's class attribute, failover's own
 
     def list_videos(self, handle: str, cursor: str | None = None) -> VideoPage: ...
 
