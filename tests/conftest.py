@@ -12,6 +12,7 @@ import ssl
 import subprocess
 import sys
 import tempfile
+import time
 import typing as t
 
 import httpx
@@ -127,9 +128,27 @@ def sandbox_server() -> t.Iterator[tuple[World, BackgroundServer]]:
 
 @pytest.fixture
 def world(sandbox_server: tuple[World, BackgroundServer]) -> World:
+    """The worker's sandbox upstream, emptied, once the previous test's reads have ended."""
     world, _ = sandbox_server
+    _wait_until_idle(world)
     world.reset()
     return world
+
+
+def _wait_until_idle(world: World, seconds: float = 10.0) -> None:
+    """Wait until the sandbox serves no request. A read whose client gave up (a timeout, a
+    budget, a killed process) sleeps on in the sandbox through its latency or its fault's
+    delay; one left by the previous test would then take a fault this test scripts, as the
+    Zapier test's rate-limit fault was once taken from under it by such a read."""
+    deadline = time.monotonic() + seconds
+    while True:
+        with world._lock:
+            busy = {name: count for name, count in world._in_flight.items() if count}
+        if not busy:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the previous test left sandbox requests in flight: {busy}")
+        time.sleep(0.01)
 
 
 @pytest.fixture

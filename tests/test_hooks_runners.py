@@ -13,13 +13,23 @@ import pytest
 from click.testing import CliRunner
 
 from connector.cli import cli
-from connector.sandbox import World, base_urls
+from connector.sandbox import World, base_urls, create_sandbox_app
 from connector.serving import BackgroundServer
 
 from .conftest import scheduled_event, subscribe
 from .receiver import Receiver
 from .servers import CONNECTOR
 from .test_hooks import HOOK_SETTINGS, SECRET_KEY
+
+
+@pytest.fixture
+def sandbox_server() -> t.Iterator[tuple[World, BackgroundServer]]:
+    """A sandbox upstream per test here, not the worker's: the poll killed while fetching
+    leaves its reads asleep in the sandbox for 30 s, which no later test should wait for or
+    find running on in its own sandbox."""
+    world = World()
+    with BackgroundServer(create_sandbox_app(world)) as server:
+        yield world, server
 
 
 @pytest.fixture
