@@ -1,12 +1,13 @@
 """The speed bench of issue 11: every measure beside its limit, as a ratio, side by side.
 
 One command: ``python bench/run.py`` (``--quick`` for a smaller run). It starts the sandbox
-upstream in its own process (what ``connector sandbox`` serves, with 64 threads) behind a
+upstream in its own process (what ``connector sandbox`` serves) behind a
 replaying front with 50 ms latency (``bench/replay.py``: the sandbox's answers, replayed at
 ~0.1 ms of CPU each, so that the emulator does not take the cores the connector is measured
 on; a real upstream runs elsewhere), the connector as the
-README starts it (``connector serve``, waitress) on SQLite, and a throwaway PostgreSQL when
-one is installed; prints a table, writes ``bench/results.json`` and, when matplotlib is
+README starts it (``connector serve``: granian, a worker per core) on SQLite, and on a
+throwaway PostgreSQL when one is installed (also under gunicorn, the other server the README
+shows); prints a table, writes ``bench/results.json`` and, when matplotlib is
 installed (``pip install -e '.[bench]'``), ``bench/poll_cycle.png``.
 
 Ratios are what to read: absolute times on a shared 2-core machine are noisy.
@@ -222,17 +223,18 @@ def cpu_seconds_named(name: str) -> float:
     return total
 
 
-def rss_mb(pid: int) -> float:
-    """Resident memory of process ``pid`` and its children, in MB."""
-    total = 0
+def rss_mb(pid: int) -> list[float]:
+    """Resident memory of process ``pid`` and of each of its children, in MB (largest
+    first): ``connector serve`` with its workers and multiprocessing's resource tracker."""
+    sizes = []
     for status in pathlib.Path("/proc").glob("[0-9]*/status"):
         with contextlib.suppress(OSError, ValueError):
             lines = dict(
                 line.split(":", 1) for line in status.read_text().splitlines() if ":" in line
             )
             if int(status.parent.name) == pid or int(lines["PPid"]) == pid:
-                total += int(lines.get("VmRSS", "0 kB").split()[0])
-    return total / 1024
+                sizes.append(int(lines.get("VmRSS", "0 kB").split()[0]) / 1024)
+    return sorted(sizes, reverse=True)
 
 
 async def _poll_feeds(base: str, callers: int, stop: float) -> tuple[list[float], int]:
@@ -440,10 +442,12 @@ def main() -> None:
     ):
         results["poll_cycle_sqlite"] = poll_cycle(upstream, env, base, target, sizes, 1)
         pids = (serve.pid, sandbox.pid)
-        results["trigger_20"] = trigger_throughput(upstream, base, 20, run_for, pids)
-        results["trigger_50"] = trigger_throughput(upstream, base, 50, run_for, pids)
+        workers = os.cpu_count() or 1  # connector serve's default: a worker per core
+        results["trigger_20"] = trigger_throughput(upstream, base, 20, run_for, pids, workers)
+        results["trigger_50"] = trigger_throughput(upstream, base, 50, run_for, pids, workers)
         results["action"] = action_overhead(upstream, base, 20 if opts.quick else 40)
-        results["memory"] = {"rss_mb": rss_mb(serve.pid), "limit": 80.0}
+        each = rss_mb(serve.pid)
+        results["memory"] = {"rss_mb": each[0], "rss_mb_all": each, "limit": 80.0}
         results["seen_ids_sqlite"] = seen_ids_cost(
             f"sqlite:///{folder}/seen.db", 50 if opts.quick else 150
         )
@@ -458,9 +462,20 @@ def main() -> None:
                     [CONNECTOR, "serve", "--port", str(pg_port := free_port())],
                     pg_env,
                     f"http://127.0.0.1:{pg_port}/health",
-                ):
+                ) as pg_serve:
+                    pg_base = f"http://127.0.0.1:{pg_port}"
                     results["poll_cycle_postgres_4"] = poll_cycle(
-                        upstream, pg_env, f"http://127.0.0.1:{pg_port}", target, [sizes[-1]], 4
+                        upstream, pg_env, pg_base, target, [sizes[-1]], 4
+                    )
+                    # The README's production setup: connector serve on PostgreSQL.
+                    results["trigger_20_postgres"] = trigger_throughput(
+                        upstream,
+                        pg_base,
+                        20,
+                        run_for,
+                        (pg_serve.pid, sandbox.pid),
+                        processes=workers,
+                        postgres=True,
                     )
                 with process(
                     [*GUNICORN, "--bind", f"127.0.0.1:{(gport := free_port())}"],
@@ -516,6 +531,7 @@ def table(r: dict[str, t.Any]) -> str:
     for key, server in (
         ("trigger_20", "`connector serve`, SQLite"),
         ("trigger_50", "`connector serve`, SQLite"),
+        ("trigger_20_postgres", "`connector serve`, PostgreSQL"),
         ("trigger_20_gunicorn_postgres", "gunicorn 2×16 threads, PostgreSQL"),
     ):
         if key not in r:
@@ -549,8 +565,10 @@ def table(r: dict[str, t.Any]) -> str:
         f" {row['direct_ms']:.1f} ms | +0 | {row['ratio']:.3f}× (goal ≤ 1.03×) |"
     )
     row = r["memory"]
+    every = " + ".join(f"{mb:.0f}" for mb in row["rss_mb_all"])
     lines.append(
-        f"| `connector serve` memory after the throughput runs | {row['rss_mb']:.0f} MB RSS"
+        f"| `connector serve` memory after the throughput runs, largest process"
+        f" | {row['rss_mb']:.0f} MB RSS (each process: {every} MB)"
         f" | {row['limit']:.0f} MB | {row['rss_mb'] / row['limit']:.2f}× (goal ≤ 1×) |"
     )
     return "\n".join(lines)
@@ -581,12 +599,11 @@ def plot(r: dict[str, t.Any], path: pathlib.Path) -> None:
 
 
 def _sandbox(port: int) -> None:
-    """Child process: ``connector sandbox``, with threads enough for every caller at once
-    (its 8 would cap what the measures may reach)."""
+    """Child process: what ``connector sandbox`` serves (a thread per request)."""
     from connector.sandbox import create_sandbox_app
-    from connector.serving import serve_forever
+    from connector.serving import BackgroundServer
 
-    serve_forever(create_sandbox_app(), "127.0.0.1", port, threads=64)
+    BackgroundServer(create_sandbox_app(), "127.0.0.1", port).serve_forever()
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ def create_app(test_config: t.Mapping[str, t.Any] | None = None) -> Flask:
     # Keep fields in schema order (id first), as people read them in a zap's field picker.
     app.json.sort_keys = False  # type: ignore[attr-defined]
     settings = Settings.load(test_config)
-    # Werkzeug refuses to read a body past this (413); waitress is told too (serving.py).
+    # Werkzeug refuses to read a body past this (413); granian streams bodies to the app.
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_size
     runtime = Runtime(settings)
     logs.configure(settings.log_level, settings.log_format, operator_secrets(runtime))

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import signal
+import os
 import typing as t
 from pathlib import Path
 
 import click
 
 from . import __version__
+from .config import PREFIX
 from .errors import ConfigError, ConnectorError
 
 
@@ -33,15 +34,24 @@ def cli() -> None:
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True, envvar="CONNECTOR_HOST")
 @click.option("--port", default=8000, show_default=True, type=int, envvar="CONNECTOR_PORT")
+# A process per core: one Python process runs its Python code on one core at a time.
+@click.option(
+    "--workers",
+    default=os.cpu_count() or 1,
+    show_default="one per core",
+    type=click.IntRange(1),
+    envvar="CONNECTOR_WORKERS",
+    help="Worker processes serving requests.",
+)
 # Each request mostly waits on upstream (tens to hundreds of ms), so threads, not cores,
-# bound how many callers are served at once.
+# bound how many callers a worker serves at once.
 @click.option(
     "--threads",
     default=32,
     show_default=True,
     type=click.IntRange(1),
     envvar="CONNECTOR_THREADS",
-    help="Worker threads: requests served at once.",
+    help="Threads per worker: requests each worker serves at once.",
 )
 @click.option(
     "--sandbox",
@@ -49,8 +59,8 @@ def cli() -> None:
     help="Also start the built-in sandbox upstream and use it: any API key works, "
     "no network or real key needed.",
 )
-def serve(host: str, port: int, threads: int, sandbox: bool) -> None:
-    """Serve the connector with a production WSGI server (waitress)."""
+def serve(host: str, port: int, workers: int, threads: int, sandbox: bool) -> None:
+    """Serve the connector with a production WSGI server (granian, a worker per core)."""
     from .serving import BackgroundServer, serve_forever
 
     overrides: dict[str, t.Any] = {}
@@ -61,26 +71,28 @@ def serve(host: str, port: int, threads: int, sandbox: bool) -> None:
         upstream = BackgroundServer(create_sandbox_app()).start()
         overrides = {**base_urls(upstream.url), "SANDBOX": True, **_sandbox_defaults()}
     app = _app(overrides)
+    # The workers build their apps from the environment: the same settings as this one.
+    os.environ.update({f"{PREFIX}{name}": _env_value(value) for name, value in overrides.items()})
     if upstream is not None:
         click.echo(
             f"SANDBOX MODE: upstream is the built-in sandbox at {upstream.url} "
             "(generated data, any API key works, nothing leaves this machine)."
         )
     settings = app.extensions["connector"].settings
-    click.echo(f"Connector listening on http://{host}:{port} (store: {settings.database_url})")
+    click.echo(
+        f"Connector listening on http://{host}:{port} with {workers} worker(s) of {threads}"
+        f" threads (store: {settings.database_url})"
+    )
     click.echo(_console_line(host, port, settings.admin_token, overrides.get("ADMIN_TOKEN")))
     scheduler = None
     interval = settings.poll_interval
     if interval > 0:
         scheduler = app.extensions["connector"].scheduler(interval).start()
         click.echo(f"Polling webhook subscriptions every {interval:g} s.")
-    # A service manager stops with SIGTERM: end as on Ctrl-C, so that what is buffered
-    # (upstream usage counts) is written and the store closed.
-    signal.signal(signal.SIGTERM, _exit_on_signal)
+    # granian stops its workers on SIGINT or SIGTERM (each writes what it buffered) and
+    # returns; then this process writes its own and closes the store.
     try:
-        serve_forever(app, host, port, threads=threads)
-    except KeyboardInterrupt:
-        pass
+        serve_forever(host, port, workers=workers, threads=threads)
     finally:
         if scheduler is not None:
             scheduler.stop()
@@ -89,8 +101,11 @@ def serve(host: str, port: int, threads: int, sandbox: bool) -> None:
             upstream.stop()
 
 
-def _exit_on_signal(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
+def _env_value(value: t.Any) -> str:
+    """A setting as ``CONNECTOR_*`` holds it (``true``/``false`` for a flag)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
 
 
 # The sandbox's own secret key: it seals only keys for the sandbox, where any key works.
@@ -131,10 +146,14 @@ def _console_line(host: str, port: int, token: str | None, made_up: str | None) 
 def sandbox_command(host: str, port: int) -> None:
     """Serve only the sandbox upstream (point CONNECTOR_<PROVIDER>_BASE_URL at it)."""
     from .sandbox import create_sandbox_app
-    from .serving import serve_forever
+    from .serving import BackgroundServer
 
-    click.echo(f"Sandbox upstream on http://{host}:{port}")
-    serve_forever(create_sandbox_app(), host, port)
+    server = BackgroundServer(create_sandbox_app(), host, port)
+    click.echo(f"Sandbox upstream on {server.url}")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
 
 
 @cli.command()

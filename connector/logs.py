@@ -1,8 +1,8 @@
 """The process's logs: one handler, text or JSON lines, the request id, secrets redacted.
 
-Every ``connector.*`` logger (and waitress's) writes through one handler on stderr and does
-not propagate, so a line is written once whatever else configured the root logger (waitress's
-``serve``, AWS Lambda's runtime). Before a line is written, every secret known to be in play
+Every ``connector.*`` logger (and granian's) writes through one handler on stderr and does
+not propagate, so a line is written once whatever else configured the root logger (AWS
+Lambda's runtime, say). Before a line is written, every secret known to be in play
 is replaced by ``[redacted]``: the operator's (given to :func:`configure`) and those of the
 work at hand (:func:`holding`; a request holds its caller's keys), whatever the message quotes.
 """
@@ -20,7 +20,8 @@ REDACTED = "[redacted]"
 SHORT = 8
 FORMATS = ("text", "json")
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"
-LOGGERS = ("connector", "waitress")
+# "_granian": what the server of ``connector serve`` says (workers started, stopped, died).
+LOGGERS = ("connector", "_granian")
 
 _request_id: contextvars.ContextVar[str] = contextvars.ContextVar(
     "connector_request_id", default="-"
@@ -142,7 +143,7 @@ def _formatter(fmt: str) -> logging.Formatter:
 
 
 def configure(level: str, fmt: str, secrets: t.Iterable[str] = ()) -> None:
-    """Send the connector's and waitress's logs, once each, through one stderr handler.
+    """Send the connector's and granian's logs, once each, through one stderr handler.
 
     Idempotent: apps built later in the same process reuse the handler (their ``fmt`` and
     ``level`` win) and add their ``secrets`` to those redacted.

@@ -1,4 +1,4 @@
-"""Running WSGI apps: waitress in the foreground, and a loopback server in a thread."""
+"""Running WSGI apps: granian in the foreground, and a loopback server in a thread."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ if t.TYPE_CHECKING:
 
 class BackgroundServer:
     """A threaded werkzeug server in a daemon thread (the sandbox beside the connector, and
-    the tests' servers). Port 0 picks a free port; ``url`` tells which."""
+    the tests' servers), or in the foreground (``connector sandbox``). Port 0 picks a free
+    port; ``url`` tells which."""
 
     def __init__(self, app: WSGIApplication, host: str = "127.0.0.1", port: int = 0) -> None:
         self._server: BaseWSGIServer = make_server(host, port, app, threaded=True)
@@ -24,6 +25,13 @@ class BackgroundServer:
     @property
     def url(self) -> str:
         return f"http://{self._server.host}:{self._server.port}"
+
+    def serve_forever(self) -> None:
+        """Serve in this thread instead (``connector sandbox``), until interrupted."""
+        try:
+            self._server.serve_forever(poll_interval=0.05)
+        finally:
+            self._server.server_close()
 
     def start(self) -> BackgroundServer:
         self._thread.start()
@@ -41,34 +49,41 @@ class BackgroundServer:
         self.stop()
 
 
-#: How many times the app's body limit waitress buffers before refusing a body itself.
-WAITRESS_BODY_FACTOR = 16
+#: The app every worker of ``connector serve`` builds (from ``CONNECTOR_*`` in its environment).
+WSGI_TARGET = "connector.wsgi:app"
 
 
-def waitress_server(app: WSGIApplication, host: str, port: int, threads: int = 8) -> t.Any:
-    """A waitress server for ``app``, bound and ready to ``run()`` (port 0: a free one).
+def serve_forever(host: str, port: int, *, workers: int, threads: int) -> None:
+    """Serve :data:`WSGI_TARGET` with granian until SIGINT or SIGTERM: ``workers`` processes
+    on one listening socket, ``threads`` requests at once in each.
 
-    Waitress reads a whole body before the app sees it, so it gets a bound of its own: bodies
-    past the app's limit (``MAX_CONTENT_LENGTH``) and up to ``WAITRESS_BODY_FACTOR`` times it
-    are buffered (at most 512 KiB in memory, the rest in a temporary file) and answered 413
-    in JSON by the app; a body declared larger still is refused by waitress itself with a
-    plain-text 413, before any of it is read.
+    Processes, because one Python process runs its Python code on one core at a time and an
+    idle trigger poll costs about 3 ms of it: one process tops out near 300 requests a
+    second however many threads wait on upstream. granian reads and writes HTTP in Rust,
+    outside the GIL, so the Python left per request is the app's own.
+
+    Workers are spawned, not forked: the calling process already runs threads (the
+    scheduler, the sandbox), and a fork copies whatever lock one of them holds. A spawned
+    worker builds its app from the environment, so settings given in code must be put
+    there first (see ``connector serve``); its ``atexit`` handlers run when it stops.
     """
-    import waitress
+    import multiprocessing
 
-    limit = getattr(app, "config", {}).get("MAX_CONTENT_LENGTH")
-    options: dict[str, t.Any] = {}
-    if limit:
-        options["max_request_body_size"] = limit * WAITRESS_BODY_FACTOR
-    return waitress.create_server(
-        app, host=host, port=port, threads=threads, ident="tiktok-connector", **options
-    )
+    from granian.constants import Interfaces
+    from granian.log import LogLevels
+    from granian.server import Server
 
-
-def serve_forever(app: WSGIApplication, host: str, port: int, threads: int = 8) -> None:
-    """Serve ``app`` with waitress, a production WSGI server, until interrupted.
-
-    Not ``waitress.serve``: it configures the root logger, which would write every log line
-    a second time (the connector's loggers have their own handler, see ``connector.logs``).
-    """
-    waitress_server(app, host, port, threads).run()
+    multiprocessing.set_start_method("spawn", force=True)
+    Server(
+        WSGI_TARGET,
+        address=host,
+        port=port,
+        interface=Interfaces.WSGI,
+        workers=workers,
+        blocking_threads=threads,
+        log_level=LogLevels.info,
+        # Incremental: granian sets its loggers' levels but leaves their handlers alone;
+        # connector.logs gives them the connector's (one line each, secrets redacted).
+        websockets=False,
+        log_dictconfig={"version": 1, "incremental": True, "handlers": {}, "loggers": {}},
+    ).serve()

@@ -1,9 +1,10 @@
-"""The WSGI application, built from the environment: ``gunicorn connector.wsgi:app``, Zappa."""
+"""The WSGI application, built from the environment: each worker of ``connector serve``,
+``gunicorn connector.wsgi:app``, Zappa."""
 
 import atexit
 
 from . import create_app
 
 app = create_app()
-# A worker that exits (gunicorn's graceful stop, a recycled Lambda) writes what it buffered.
+# A worker that exits (a stopped server, a recycled Lambda) writes what it buffered.
 atexit.register(app.extensions["connector"].close)

@@ -1,19 +1,16 @@
 """Servers a test starts as processes: a free port to give them, and waiting until they answer.
 
 Servers in a thread of the test process (the sandbox upstream, webhook receivers) are
-:class:`connector.serving.BackgroundServer`, which picks its own port; :func:`waitress_thread`
-serves an app with waitress itself, as ``connector serve`` does.
+:class:`connector.serving.BackgroundServer`, which picks its own port.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 import pathlib
 import socket
 import subprocess
 import sys
-import threading
 import time
 import typing as t
 
@@ -44,35 +41,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-@contextlib.contextmanager
-def waitress_thread(app: t.Any, threads: int = 4) -> t.Iterator[str]:
-    """Serve ``app`` with waitress (as ``connector serve`` does) in a thread; its URL.
-
-    Stopped in an order that leaves no thread using what another closed: first the request
-    threads end, each once done with the request it serves (the loop still runs to send
-    its answer, and the trigger it wakes the loop with is still open); then the loop, woken
-    by the trigger, closes every socket it watches (the trigger's too) and ends, none left.
-    Closing the server's sockets from this thread instead, under the loop's select(), let a
-    request thread finishing its answer write to the closed trigger (waitress logged
-    ``OSError: [Errno 9] Bad file descriptor``), made the loop end by raising, and left it
-    waiting out its select() timeout first: a second per server.
-    """
-    from waitress import wasyncore
-
-    from connector.serving import waitress_server
-
-    server = waitress_server(app, "127.0.0.1", 0, threads=threads)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.effective_port}"
-    finally:
-        server.task_dispatcher.shutdown()
-        server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))
-        thread.join(timeout=5)
-        assert not thread.is_alive(), "waitress's loop did not end"
 
 
 def wait_until_up(

@@ -20,7 +20,7 @@ def test_help_says_what_each_command_does() -> None:
     for command in ("serve", "sandbox", "db"):
         assert command in top.output
     serve = runner.invoke(cli, ["serve", "--help"])
-    assert "--sandbox" in serve.output and "waitress" in serve.output
+    assert "--sandbox" in serve.output and "granian" in serve.output
     assert runner.invoke(cli, ["db", "upgrade", "--help"]).exit_code == 0
 
 

@@ -15,7 +15,7 @@ from connector.serving import BackgroundServer
 
 from .conftest import KEY
 from .records import add, subscription
-from .servers import waitress_thread
+from .servers import free_port, sandbox_process, wait_until_up
 
 # Every POST route, with a body it would accept.
 POSTS = {
@@ -247,16 +247,34 @@ def test_the_limit_can_be_raised(make_app: t.Any, world: World) -> None:
     assert response.status_code == 200, response.json
 
 
-def test_waitress_refuses_a_large_body_without_reading_it(app: t.Any) -> None:
-    with waitress_thread(app, threads=2) as url:
-        # Declared far past the limit: waitress answers at once, reading none of it.
+def test_connector_serve_refuses_what_no_caller_sends_before_the_app_reads_it(
+    tmp_path: t.Any,
+) -> None:
+    """`connector serve` as people run it (granian in front): a body is streamed to the app,
+    which refuses one over the limit without reading it; granian itself refuses malformed
+    headers (400) and headers too large to buffer (431), with empty bodies."""
+    port = free_port()
+    server = sandbox_process(tmp_path, port, WORKERS="1", POLL_INTERVAL="0")
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_up(f"{url}/health", server, seconds=30)
+        # Declared far past the limit, none of it sent: the answer cannot wait for it.
         head = _head("/v1/triggers/new-video", f"Content-Length: {400 * 1024 * 1024}")
-        status, _ = _send(url, head)
-        assert status == 413
-        # Past the app's limit but within what waitress buffers: the app's JSON answer.
-        body = b" " * 100_000
-        status, answer = _send(url, _head("/v1/hooks", f"Content-Length: {len(body)}"), body)
-        assert status == 413
-        assert b'"code":"request_too_large"' in answer
-        with httpx.Client(base_url=url) as http:
-            assert http.get("/health").status_code == 200
+        status, body = _send(url, head)
+        assert status == 413 and b'"code":"request_too_large"' in body
+        # In chunks, no length declared: cut off past the limit, not buffered whole first.
+        head = _head("/v1/hooks", "Transfer-Encoding: chunked", f"Authorization: Bearer {KEY}")
+        chunk = b"%x\r\n%s\r\n" % (16384, b" " * 16384)
+        status, body = _send(url, head, chunk * 5)
+        assert status == 413 and b'"code":"request_too_large"' in body
+        for bad in (b"X-Bad: a\x00b", b"X-Bad: a\nb"):
+            raw = b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n" + bad + b"\r\n\r\n"
+            assert _send(url, raw) == (400, b"")
+        huge = b"".join(b"X-%d: %s\r\n" % (n, b"a" * 1000) for n in range(600))
+        raw = b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n" + huge + b"\r\n"
+        assert _send(url, raw) == (431, b"")
+        assert httpx.get(f"{url}/health").status_code == 200
+    finally:
+        server.terminate()
+        output, _ = server.communicate(timeout=30)
+    assert server.returncode == 0, output

@@ -19,8 +19,8 @@ from .servers import free_port, wait_until_up
 
 
 def test_connector_serve_writes_one_access_line_per_request(tmp_path: t.Any) -> None:
-    """`connector serve` as people run it (waitress): each line once, not also through the
-    root logger that waitress's serve() sets up."""
+    """`connector serve` as people run it (granian, a worker per core): each line once,
+    not also through the root logger or granian's own handlers."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("CONNECTOR_")}
     env.update(

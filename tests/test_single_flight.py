@@ -1,7 +1,7 @@
 """Fewer paid upstream calls: identical lookups in flight share one call, answers are kept
 briefly per tenant, errors never are. Counted from the requests the sandbox upstream records,
-with the connector served by waitress on loopback and the sandbox answering slowly enough
-that the calls overlap."""
+with the connector served by a threaded WSGI server on loopback and the sandbox answering
+slowly enough that the calls overlap."""
 
 from __future__ import annotations
 
@@ -25,9 +25,9 @@ from connector.errors import (
 from connector.providers import Capability, Provider, VideoPage
 from connector.providers.cache import CachedProvider, LookupCache
 from connector.sandbox import World
+from connector.serving import BackgroundServer
 
 from .conftest import KEY, fault
-from .servers import waitress_thread
 
 OTHER_KEY = "sk_test_fedcba9876543210"
 LATENCY = 0.3
@@ -46,7 +46,7 @@ class Clock:
 
 @pytest.fixture
 def serve(make_app: t.Any) -> t.Iterator[t.Callable[..., str]]:
-    """Serve the connector with waitress on 127.0.0.1 (threads enough for every caller at
+    """Serve the connector on 127.0.0.1 in a threaded server (a thread for every caller at
     once); returns its URL. ``clock`` replaces the cache's clock."""
     with contextlib.ExitStack() as servers:
 
@@ -61,7 +61,7 @@ def serve(make_app: t.Any) -> t.Iterator[t.Callable[..., str]]:
                     clock=clock,
                     count=app.extensions["connector"].metrics.lookup,
                 )
-            return servers.enter_context(waitress_thread(app, threads=CALLERS + 2))
+            return servers.enter_context(BackgroundServer(app)).url
 
         yield start
 

@@ -14,7 +14,7 @@ import time
 import typing as t
 
 import httpx
-from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, render_template, request, url_for
 from marshmallow import ValidationError
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
@@ -24,7 +24,7 @@ from ..schemas.fields import normalize_handle
 from ..store import FeedKey
 from ..triggers import new_video
 from . import auth
-from .state import Received, Step, console_state, runtime
+from .state import runtime
 
 if t.TYPE_CHECKING:
     from werkzeug.wrappers import Response as AnyResponse
@@ -32,6 +32,7 @@ if t.TYPE_CHECKING:
     from ..callers import Caller
     from ..runtime import Runtime
     from ..store import Subscription
+    from ..store.activity import Attempt
 
 blp = Blueprint("console_sandbox", __name__, url_prefix="/console/sandbox")
 blp.before_request(auth.guard(open_endpoints={"console_sandbox.inbox"}))
@@ -45,6 +46,16 @@ DEMO_SOURCE = "API"
 _WEBHOOK_ID = re.compile(r"msg_(sub_[0-9a-f]{24})_(\d+)")
 
 
+@dataclasses.dataclass(frozen=True)
+class Step:
+    """One thing that happened to a video posted from the sandbox panel."""
+
+    at: float
+    title: str
+    detail: str = ""
+    ok: bool = True
+
+
 @blp.before_request
 def _sandbox_only() -> None:
     if not runtime().settings.sandbox:
@@ -53,9 +64,23 @@ def _sandbox_only() -> None:
 
 @blp.get("/")
 def panel() -> str:
+    return _page(_handle(request.args.get("handle", "")) or "tiktok", story=[])
+
+
+@blp.post("/")
+def post_video() -> str:
+    """Post a video on the sandbox, then poll the trigger and run a poll cycle at once.
+
+    The story is shown in this answer, not kept for a redirect: the next request may be
+    served by another worker process."""
+    handle = _handle(request.form.get("handle", ""))
+    if handle is None:
+        abort(400, "Not a TikTok handle: use letters, digits, '_' and '.', e.g. tiktok.")
+    return _page(handle, story=Flow(runtime(), handle).run())
+
+
+def _page(handle: str, story: list[Step]) -> str:
     rt = runtime()
-    state = console_state()
-    handle = _handle(request.args.get("handle", "")) or "tiktok"
     caller = _demo_caller(rt)
     found = _demo_subscription(rt, caller, handle)
     attempts = rt.metrics.activity.attempts(found.id, per_page=10) if found else None
@@ -65,21 +90,10 @@ def panel() -> str:
         handle=handle,
         subscription=found,
         attempts=attempts,
-        story=state.story,
-        inbox=state.received()[:10],
+        story=story,
+        inbox=_received(rt, caller)[:10],
         interval=rt.settings.poll_interval,
     )
-
-
-@blp.post("/")
-def post_video() -> AnyResponse:
-    """Post a video on the sandbox, then poll the trigger and run a poll cycle at once."""
-    rt = runtime()
-    handle = _handle(request.form.get("handle", ""))
-    if handle is None:
-        abort(400, "Not a TikTok handle: use letters, digits, '_' and '.', e.g. tiktok.")
-    console_state().story = Flow(rt, handle).run()
-    return redirect(url_for(".panel", handle=handle), 303)
 
 
 @blp.post("/inbox")
@@ -96,10 +110,21 @@ def inbox() -> AnyResponse:
         Webhook(secret).verify(request.get_data(), dict(request.headers))
     except WebhookVerificationError:
         return Response("Signature does not verify.\n", 401, mimetype="text/plain")
-    console_state().receive(
-        Received(time.time(), request.headers["webhook-id"], match[2], verified=True)
-    )
     return Response(status=204)
+
+
+def _received(rt: Runtime, caller: Caller, video_id: str | None = None) -> list[Attempt]:
+    """What the demo receiver accepted, latest first: the demo subscriptions' delivered
+    attempts (it accepts only deliveries whose signature verifies). From the store, not
+    this process's memory: another worker may have served the delivery."""
+    got = [
+        attempt
+        for found in rt.store.subscriptions(caller.tenant)
+        if found.consumer == DEMO_CONSUMER
+        for attempt in rt.metrics.activity.attempts(found.id, per_page=50).items
+        if attempt.outcome == "delivered" and video_id in (None, attempt.video_id)
+    ]
+    return sorted(got, key=lambda attempt: attempt.attempted_at, reverse=True)
 
 
 def _handle(raw: str) -> str | None:
@@ -232,7 +257,7 @@ class Flow:
             f"Read {counts['watched']} watched handle(s), queued {counts['queued']} "
             f"delivery(ies), delivered {counts['delivered']}, retrying {counts['retried']}.",
         )
-        received = console_state().received(video_id)
+        received = _received(self.rt, _demo_caller(self.rt), video_id)
         if received:
             self.note(
                 "Webhook delivered",

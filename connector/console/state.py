@@ -1,9 +1,8 @@
-"""What the console keeps in memory: failed sign-ins, and the sandbox panel's demo."""
+"""What the console keeps in memory (per process): failed sign-ins."""
 
 from __future__ import annotations
 
 import collections
-import dataclasses
 import threading
 import typing as t
 
@@ -16,34 +15,12 @@ if t.TYPE_CHECKING:
 SIGN_IN_FAILURES_PER_MINUTE = 10
 
 
-@dataclasses.dataclass(frozen=True)
-class Step:
-    """One thing that happened to a video posted from the sandbox panel."""
-
-    at: float
-    title: str
-    detail: str = ""
-    ok: bool = True
-
-
-@dataclasses.dataclass(frozen=True)
-class Received:
-    """A delivery the sandbox panel's demo receiver got."""
-
-    at: float
-    webhook_id: str
-    video_id: str
-    verified: bool
-
-
 class ConsoleState:
     """The console's in-memory state for one process (``app.extensions["console"]``)."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self._failures: collections.deque[float] = collections.deque()
-        self.inbox: collections.deque[Received] = collections.deque(maxlen=50)
-        self.story: list[Step] = []
 
     def sign_in_paused(self, now: float) -> bool:
         with self.lock:
@@ -54,16 +31,6 @@ class ConsoleState:
     def sign_in_failed(self, now: float) -> None:
         with self.lock:
             self._failures.append(now)
-
-    def receive(self, item: Received) -> None:
-        with self.lock:
-            self.inbox.append(item)
-
-    def received(self, video_id: str | None = None) -> list[Received]:
-        """What the demo receiver got, latest first."""
-        with self.lock:
-            items = list(self.inbox)
-        return [r for r in reversed(items) if video_id is None or r.video_id == video_id]
 
 
 def console_state() -> ConsoleState:
