@@ -51,6 +51,28 @@ def test_a_feed_remembers_and_forgets_the_least_recently_seen(store: Store) -> N
     assert state is not None and state.floor == 107
 
 
+def test_a_peek_never_reports_an_unseen_video_as_seen(store: Store) -> None:
+    """One statement per peek, whatever it is asked: a page's ids, none, duplicates, or
+    more than it looks up (those past its bound count as unseen: the locked decision
+    reads them again)."""
+    with store.feed(FEED) as tx:
+        tx.create(floor=7)
+        tx.remember([Observed(str(i), 100 + i) for i in range(0, 1200, 2)], now=1.0)
+    asked = [str(i) for i in range(1200)]
+    state, seen = store.peek(FEED, [*asked, "0", "2"])
+    assert state is not None and state.floor == 7
+    assert seen <= {str(i) for i in range(0, 1200, 2)}
+    assert {str(i) for i in range(0, 500, 2)} <= seen
+    assert store.peek(FEED, []) == (state, set())
+    assert store.peek(FeedKey("tenant-b", "ZAPIER", "zap-1", "creator"), asked) == (None, set())
+    # The connection that served the peek goes back as it came: a transaction after it
+    # still rolls back whole.
+    with pytest.raises(RuntimeError), store.feed(FEED) as tx:
+        tx.remember([Observed("1", 101)], now=2.0)
+        raise RuntimeError("failed halfway")
+    assert store.peek(FEED, ["1"])[1] == set()
+
+
 def test_a_failed_transaction_records_nothing(store: Store) -> None:
     with pytest.raises(RuntimeError), store.feed(FEED) as tx:
         tx.create(floor=0)

@@ -236,6 +236,10 @@ def _marks(count: int) -> str:
     return ",".join("?" * count)
 
 
+#: Ids one peek looks up: a feed page holds far fewer; the rest count as unseen (see peek).
+PEEK_IDS = 500
+
+
 class SQLStore(Store):
     """Every store operation, over :meth:`_transaction` of the backend."""
 
@@ -260,6 +264,14 @@ class SQLStore(Store):
         """
         raise NotImplementedError
 
+    def _statement(self) -> contextlib.AbstractContextManager[Statements]:
+        """For one read statement, which is its own snapshot: backends whose transaction
+        costs round trips (BEGIN, COMMIT) run it outside one.
+
+        :raises StoreUnavailable: when the store is busy or unreachable.
+        """
+        return self._transaction(write=False)
+
     def migrate(self) -> int:
         """Apply pending migrations, once however many workers start together; idempotent.
         Returns the schema version."""
@@ -281,9 +293,20 @@ class SQLStore(Store):
             yield SQLFeedTransaction(sql, key, self.NO_LIMIT)
 
     def peek(self, key: FeedKey, video_ids: t.Iterable[str]) -> tuple[FeedState | None, set[str]]:
-        with self._transaction(write=False) as sql:
-            tx = SQLFeedTransaction(sql, key, self.NO_LIMIT)
-            return tx.state, tx.seen(video_ids)
+        # Every idle trigger poll comes here: one statement (one round trip on PostgreSQL).
+        ids = list(dict.fromkeys(video_ids))[:PEEK_IDS] or [""]
+        with self._statement() as sql:
+            rows = sql.all(
+                "SELECT f.floor, f.gaps, s.video_id FROM feeds f LEFT JOIN seen_videos s"
+                f" ON s.feed_id = f.id AND s.video_id IN ({_marks(len(ids))})"
+                " WHERE f.tenant = ? AND f.platform = ? AND f.consumer = ? AND f.handle = ?",
+                (*ids, key.tenant, key.platform, key.consumer, key.handle),
+            )
+        if not rows:
+            return None, set()
+        floor, gaps = rows[0][0], rows[0][1]
+        seen = {row[2] for row in rows if row[2] is not None}
+        return FeedState(floor=floor, gaps=gaps_from_text(gaps)), seen
 
     # -- subscriptions ----------------------------------------------------------------------
 

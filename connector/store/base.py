@@ -186,7 +186,10 @@ class Store:
         raise NotImplementedError
 
     def peek(self, key: FeedKey, video_ids: t.Iterable[str]) -> tuple[FeedState | None, set[str]]:
-        """Read the feed's state and which of ``video_ids`` it has seen, without locking."""
+        """Read the feed's state and which of ``video_ids`` it has seen, without locking.
+
+        For judgements the locked decision makes again: it may report a seen id as unseen
+        (past the first few hundred asked), never an unseen one as seen."""
         raise NotImplementedError
 
     # -- subscriptions ------------------------------------------------------------------------

@@ -84,11 +84,28 @@ class PostgresStore(SQLStore):
     def _transaction(
         self, *, write: bool = True, lock: str | None = None
     ) -> t.Iterator[Statements]:
-        try:
-            with self.pool.connection() as conn, conn.transaction():
-                if lock is not None:
-                    conn.execute("SELECT pg_advisory_xact_lock(%s)", (_lock_id(lock),))
+        with self._errors(), self.pool.connection() as conn, conn.transaction():
+            if lock is not None:
+                conn.execute("SELECT pg_advisory_xact_lock(%s)", (_lock_id(lock),))
+            yield Statements(conn, "%s")
+
+    @contextlib.contextmanager
+    def _statement(self) -> t.Iterator[Statements]:
+        # Autocommit: the statement alone, not BEGIN, it, COMMIT (three round trips).
+        with self._errors(), self.pool.connection() as conn:
+            conn.autocommit = True
+            try:
                 yield Statements(conn, "%s")
+            finally:
+                # A connection that broke meanwhile is dropped by the pool anyway.
+                with contextlib.suppress(psycopg.Error):
+                    conn.autocommit = False
+
+    @contextlib.contextmanager
+    def _errors(self) -> t.Iterator[None]:
+        """The store's errors for what psycopg and the pool raise."""
+        try:
+            yield
         except psycopg.errors.ReadOnlySqlTransaction as exc:
             raise StoreReadOnly(READ_ONLY) from exc
         except psycopg.errors.DiskFull as exc:
