@@ -3,6 +3,7 @@ webhook services once, and hands each only what it uses."""
 
 from __future__ import annotations
 
+import logging
 import typing as t
 
 from .callers import Keyring
@@ -16,7 +17,7 @@ from .hooks.subscriptions import Subscriptions, require_sealer
 from .metrics import Metrics
 from .providers import ConcurrencyLimits
 from .providers.cache import CachedProvider, LookupCache
-from .providers.limits import PostgresSlots
+from .providers.limits import FileSlots, PostgresSlots
 from .store import open_store
 from .triggers.new_video import PollSettings
 from .upstream import ProviderFactory
@@ -29,6 +30,8 @@ if t.TYPE_CHECKING:
     from .providers.limits import SlotLimiter
     from .store import Store
     from .store.postgres import PostgresStore
+
+log = logging.getLogger("connector.runtime")
 
 
 class Runtime:
@@ -77,10 +80,17 @@ class Runtime:
         )
 
     def _limiter(self) -> SlotLimiter:
-        """Upstream slots shared by every worker on the same PostgreSQL database; within
-        this process on SQLite, which one machine serves."""
+        """Upstream slots shared by every worker on the same PostgreSQL database; by every
+        process of the machine on a SQLite file (lock files beside it); within this process
+        for an in-memory store."""
         if self.store.backend == "postgresql":
             return PostgresSlots(t.cast("PostgresStore", self.store).pool)
+        path = getattr(self.store, "path", ":memory:")
+        if path != ":memory:":
+            try:
+                return FileSlots(f"{path}.slots")
+            except OSError as exc:  # a folder this process may not write in
+                log.warning("Upstream limits hold within this process only: %s", exc)
         return ConcurrencyLimits()
 
     def _open_sealer(self, settings: Settings) -> Sealer | None:

@@ -1,10 +1,12 @@
 """Limits on simultaneous upstream requests, keyed by (provider, endpoint, key): within one
-process, or across every worker sharing a PostgreSQL database."""
+process, across every process of one machine sharing a SQLite store, or across every worker
+sharing a PostgreSQL database."""
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
 import threading
 import time
 import typing as t
@@ -53,6 +55,60 @@ class ConcurrencyLimits:
             yield
         finally:
             semaphore.release()
+
+
+class FileSlots:
+    """Slots across the processes of one machine (``connector serve``'s workers and its
+    scheduler, ``connector poll`` from cron): slot ``n`` of a key is an exclusive lock on a
+    file in ``directory``, held for the call; the system releases it when its process dies.
+
+    Threads of one process first queue on :class:`ConcurrencyLimits` (they wake as soon as
+    a slot frees); only a process's holders then contend for the files, polling for one.
+    """
+
+    POLL = 0.02
+
+    def __init__(self, directory: str) -> None:
+        os.makedirs(directory, exist_ok=True)
+        self.directory = directory
+        self._local = ConcurrencyLimits()
+
+    @contextlib.contextmanager
+    def hold(self, key: t.Hashable, limit: int, wait: float) -> t.Iterator[None]:
+        """Hold one of ``limit`` slots for ``key``, waiting up to ``wait`` seconds for one.
+
+        :raises ProviderRateLimited: when none frees up in time.
+        """
+        import filelock
+
+        deadline = time.monotonic() + wait
+        name = f"{_slot_lock(key) & 0xFFFFFFFF:08x}"
+        with self._local.hold(key, limit, wait):
+            while True:
+                for number in range(limit):
+                    slot = filelock.FileLock(
+                        os.path.join(self.directory, f"{name}-{number}.lock"),
+                        # Kept: removing a lock file lets a waiter lock a file no longer
+                        # there. No soft (file-exists) locks: a crash would never free one.
+                        preserve_lock_file=True,
+                        fallback_to_soft=False,
+                    )
+                    try:
+                        slot.acquire(timeout=0)
+                    except filelock.Timeout:
+                        continue
+                    try:
+                        yield
+                    finally:
+                        slot.release()
+                    return
+                if time.monotonic() >= deadline:
+                    raise ProviderRateLimited(
+                        "Too many simultaneous requests for this upstream key; none finished "
+                        "in time.",
+                        retry_after=1,
+                    )
+                time.sleep(self.POLL)
 
 
 class PostgresSlots:

@@ -1,0 +1,84 @@
+"""Upstream slots across processes on one machine (a SQLite store): what `connector serve`'s
+workers, its scheduler and `connector poll` from cron share. API Direct's contract allows 3
+simultaneous requests (seed 001); several processes together must not exceed that."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import pathlib
+import signal
+import time
+import typing as t
+
+import pytest
+
+from connector.errors import ProviderRateLimited
+from connector.providers.limits import FileSlots
+
+KEY = ("apidirect", "video", "key-fingerprint")
+LIMIT = 3
+
+
+def _hold_and_count(slots: str, holding: str, seconds: float, rounds: int) -> None:
+    """Child process: three threads each take a slot ``rounds`` times; while holding one, a
+    thread writes a marker and records how many markers exist."""
+    import concurrent.futures
+
+    limits = FileSlots(slots)
+
+    def one(thread: int) -> None:
+        for n in range(rounds):
+            with limits.hold(KEY, LIMIT, wait=30):
+                marker = pathlib.Path(holding, f"held-{os.getpid()}-{thread}-{n}")
+                marker.touch()
+                seen = len(list(pathlib.Path(holding).glob("held-*")))
+                pathlib.Path(holding, f"seen-{os.getpid()}-{thread}-{n}.txt").write_text(str(seen))
+                time.sleep(seconds)
+                marker.unlink()
+
+    with concurrent.futures.ThreadPoolExecutor(3) as pool:
+        list(pool.map(one, range(3)))
+
+
+def test_processes_together_never_hold_more_slots_than_the_limit(tmp_path: pathlib.Path) -> None:
+    holding = tmp_path / "holding"
+    holding.mkdir()
+    spawn = multiprocessing.get_context("spawn")
+    children = [
+        spawn.Process(target=_hold_and_count, args=(str(tmp_path / "slots"), str(holding), 0.05, 3))
+        for _ in range(3)
+    ]
+    for child in children:
+        child.start()
+    for child in children:
+        child.join(60)
+        assert child.exitcode == 0
+    seen = [int(p.read_text()) for p in holding.glob("seen-*.txt")]
+    assert len(seen) == 27  # 3 processes × 3 threads × 3 rounds, none refused
+    # Nine threads wanted a slot at once: three held one at a time, never more.
+    assert max(seen) == LIMIT
+
+
+def _hold_forever(slots: str, ready: t.Any) -> None:
+    with FileSlots(slots).hold(KEY, 1, wait=5):
+        ready.set()
+        time.sleep(60)
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
+def test_a_slot_held_by_a_process_that_dies_frees_at_once(tmp_path: pathlib.Path) -> None:
+    slots = str(tmp_path / "slots")
+    spawn = multiprocessing.get_context("spawn")
+    ready = spawn.Event()
+    holder = spawn.Process(target=_hold_forever, args=(slots, ready))
+    holder.start()
+    try:
+        assert ready.wait(30)
+        with pytest.raises(ProviderRateLimited), FileSlots(slots).hold(KEY, 1, wait=0.2):
+            pass  # taken by the other process
+    finally:
+        os.kill(t.cast(int, holder.pid), signal.SIGKILL)  # no release, no clean-up
+        holder.join(10)
+    with FileSlots(slots).hold(KEY, 1, wait=0.5):
+        pass
