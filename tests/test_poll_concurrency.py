@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 import typing as t
 
 import httpx
@@ -9,11 +11,12 @@ import pytest
 
 from connector.hooks.poller import run_cycle
 from connector.providers.dumplingai import DumplingAIProvider
-from connector.sandbox import World
+from connector.sandbox import World, base_urls
 from connector.serving import BackgroundServer
 
 from .conftest import KEY, fault
 from .receiver import Receiver
+from .servers import CONNECTOR
 
 SETTINGS = {
     "SECRET_KEY": "poll-concurrency-secret-key-8d2f61c94b7a3e05",
@@ -70,6 +73,42 @@ def test_a_providers_documented_limit_caps_the_cycle(
     report = run_cycle(app.extensions["connector"].poll_context)
     assert (report.watched, report.failed) == (len(HANDLES), 0)
     assert world.max_in_flight["profile-videos"] <= 2
+
+
+def test_cycles_of_several_processes_share_poll_concurrency(
+    any_db_url: str,
+    sandbox_url: str,
+    make_app: t.Any,
+    receiver_server: tuple[Receiver, BackgroundServer],
+    world: World,
+) -> None:
+    """`connector serve`'s scheduler, `connector poll` from cron and other machines' workers
+    on one store: together they read at most POLL_CONCURRENCY handles at once from one
+    provider, as one process would (the issue: "shared across processes")."""
+    settings = {**SETTINGS, "DATABASE_URL": any_db_url, "POLL_CONCURRENCY": 3}
+    app = make_app(**settings)
+    watch(app, receiver_server, world)
+    app.extensions["connector"].close()
+    world.latency["profile-videos"] = 0.2  # long enough for the processes to overlap
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CONNECTOR_")}
+    env.update(
+        {
+            f"CONNECTOR_{k}": str(v).lower() if isinstance(v, bool) else str(v)
+            for k, v in settings.items()
+        }
+    )
+    env.update({f"CONNECTOR_{k}": v for k, v in base_urls(sandbox_url).items()})
+    env["CONNECTOR_POLL_BATCH"] = "2"  # each process claims a few handles at a time
+    polls = [
+        subprocess.Popen([str(CONNECTOR), "poll"], env=env, stdout=subprocess.PIPE, text=True)
+        for _ in range(3)
+    ]
+    outputs = [p.communicate(timeout=120)[0] for p in polls]
+    assert all(p.returncode == 0 for p in polls), outputs
+    counts = [dict(part.split("=") for part in out.split()) for out in outputs]
+    assert sum(int(c["watched"]) for c in counts) == len(HANDLES)
+    assert sum(int(c["failed"]) for c in counts) == 0
+    assert 2 <= world.max_in_flight["profile-videos"] <= 3
 
 
 def test_one_failing_handle_leaves_the_concurrent_others_queued(

@@ -35,6 +35,7 @@ if t.TYPE_CHECKING:
     from ..config import Settings
     from ..crypto import Sealer
     from ..metrics import Metrics
+    from ..providers.limits import SlotLimiter
     from ..store import Store, Subscription
     from ..triggers.new_video import PollSettings
     from ..upstream import ProviderFactory
@@ -101,7 +102,7 @@ def run_cycle(ctx: PollContext, *, deliverer: Deliverer | None = None) -> CycleR
     lease = ctx.settings.upstream_timeout * (ctx.poll_settings.max_pages + 1) + 60
     width = ctx.settings.poll_concurrency
     defer = deferral(ctx.settings.poll_min_gap, ctx.settings.poll_max_delay)
-    gates: dict[str, threading.BoundedSemaphore] = {}
+    gates: dict[str, _Gate] = {}
     tenant_keys: dict[str, bytes | None] = {}
     by_watch: dict[WatchKey, list[Subscription]] | None = None
     running: dict[concurrent.futures.Future[_Polled], WatchKey] = {}
@@ -162,7 +163,7 @@ def run_cycle(ctx: PollContext, *, deliverer: Deliverer | None = None) -> CycleR
                         by_watch.setdefault(subscription.watch, []).append(subscription)
                 for key in keys:
                     watchers = by_watch.get(key) or _watchers(ctx, key)
-                    gate = _gate(ctx, gates, key, width)
+                    gate = _gate(ctx, gates, key, width, lease)
                     reader = pool.submit(
                         _poll_watch, ctx, key, watchers, gate, tenant_keys, deliver_now
                     )
@@ -194,17 +195,36 @@ def _closing(deliverer: Deliverer | None) -> t.Iterator[None]:
             deliverer.close()
 
 
+class _Gate:
+    """The slots a cycle's reads through one provider share: ``width`` at once, in this
+    process (threads wait on a semaphore) and across every process polling the same store
+    (their cycles share the provider's slots, see ``connector.providers.limits``)."""
+
+    def __init__(self, limits: SlotLimiter, provider: str, width: int, wait: float) -> None:
+        self._local = threading.BoundedSemaphore(width)
+        self._limits = limits
+        self._key = ("poll cycle", provider)
+        self._width = width
+        self._wait = wait
+
+    @contextlib.contextmanager
+    def held(self) -> t.Iterator[None]:
+        with self._local, self._limits.hold(self._key, self._width, self._wait):
+            yield
+
+
 def _gate(
-    ctx: PollContext, gates: dict[str, threading.BoundedSemaphore], key: WatchKey, width: int
-) -> threading.BoundedSemaphore:
-    """The slots a cycle's reads through ``key``'s provider share: ``width``, or fewer when
-    the provider documents a lower limit (its calls also hold upstream's own slots, shared
-    across processes where the store allows it)."""
+    ctx: PollContext, gates: dict[str, _Gate], key: WatchKey, width: int, wait: float
+) -> _Gate:
+    """The gate of ``key``'s provider: ``width`` reads at once, or fewer when the provider
+    documents a lower limit (its calls also hold upstream's own slots)."""
     name = key.provider or ctx.keyring.default_provider
     gate = gates.get(name)
     if gate is None:
         documented = provider_class(name).concurrency_limit if name in PROVIDERS else None
-        gate = gates[name] = threading.BoundedSemaphore(min(width, documented or width))
+        gate = gates[name] = _Gate(
+            ctx.providers.limits, name, min(width, documented or width), wait
+        )
     return gate
 
 
@@ -212,7 +232,7 @@ def _poll_watch(
     ctx: PollContext,
     key: WatchKey,
     watchers: list[Subscription],
-    gate: threading.BoundedSemaphore,
+    gate: _Gate,
     tenant_keys: dict[str, bytes | None],
     deliver: t.Callable[[list[Subscription]], None],
 ) -> _Polled:
@@ -223,7 +243,7 @@ def _poll_watch(
     secrets: set[str] = set()
     queued_for: list[Subscription] = []
     try:
-        with gate:
+        with gate.held():
             queued_for = _poll_handle(ctx, watchers, part, secrets, tenant_keys)
     except ConnectorError as exc:
         # Upstream text may quote the subscriber's key: neither the log nor the
