@@ -13,6 +13,7 @@ from connector.hooks.poller import run_cycle
 from connector.providers.dumplingai import DumplingAIProvider
 from connector.sandbox import World, base_urls
 from connector.serving import BackgroundServer
+from connector.store.activity import Activity
 
 from .conftest import KEY, fault
 from .receiver import Receiver
@@ -85,9 +86,14 @@ def test_cycles_of_several_processes_share_poll_concurrency(
     """`connector serve`'s scheduler, `connector poll` from cron and other machines' workers
     on one store: together they read at most POLL_CONCURRENCY handles at once from one
     provider, as one process would (the issue: "shared across processes")."""
-    settings = {**SETTINGS, "DATABASE_URL": any_db_url, "POLL_CONCURRENCY": 3}
+    # A long gap: a handle one process polled is not due again for another that starts
+    # later; every handle is made due once instead.
+    settings = {**SETTINGS, "DATABASE_URL": any_db_url, "POLL_CONCURRENCY": 3, "POLL_MIN_GAP": 600}
     app = make_app(**settings)
     watch(app, receiver_server, world)
+    store = app.extensions["connector"].store
+    for watched in {s.watch for s in store.subscriptions()}:
+        Activity(store).make_due(watched)
     app.extensions["connector"].close()
     world.latency["profile-videos"] = 0.2  # long enough for the processes to overlap
     env = {k: v for k, v in os.environ.items() if not k.startswith("CONNECTOR_")}

@@ -16,7 +16,6 @@ import contextlib
 import dataclasses
 import json
 import logging
-import threading
 import time
 import traceback
 import typing as t
@@ -196,12 +195,11 @@ def _closing(deliverer: Deliverer | None) -> t.Iterator[None]:
 
 
 class _Gate:
-    """The slots a cycle's reads through one provider share: ``width`` at once, in this
-    process (threads wait on a semaphore) and across every process polling the same store
-    (their cycles share the provider's slots, see ``connector.providers.limits``)."""
+    """The slots a cycle's reads through one provider share: ``width`` at once, across
+    every process polling the same store where the store allows it (see
+    ``connector.providers.limits``)."""
 
     def __init__(self, limits: SlotLimiter, provider: str, width: int, wait: float) -> None:
-        self._local = threading.BoundedSemaphore(width)
         self._limits = limits
         self._key = ("poll cycle", provider)
         self._width = width
@@ -209,7 +207,7 @@ class _Gate:
 
     @contextlib.contextmanager
     def held(self) -> t.Iterator[None]:
-        with self._local, self._limits.hold(self._key, self._width, self._wait):
+        with self._limits.hold(self._key, self._width, self._wait):
             yield
 
 

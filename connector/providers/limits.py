@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import random
 import threading
 import time
 import typing as t
@@ -57,6 +58,40 @@ class ConcurrencyLimits:
             semaphore.release()
 
 
+class _Taken:
+    """Which slot numbers of each key this process's holders hold: a holder tries the
+    others first, from a random one, so that holders of one process do not queue on each
+    other's slots and those of several processes seldom meet."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._held: dict[t.Hashable, set[int]] = {}
+
+    def candidates(self, key: t.Hashable, limit: int) -> list[int]:
+        with self._lock:
+            held = self._held.get(key, set())
+            free = [number for number in range(limit) if number not in held]
+        start = random.randrange(len(free)) if free else 0
+        return free[start:] + free[:start]
+
+    @contextlib.contextmanager
+    def marked(self, key: t.Hashable, number: int) -> t.Iterator[None]:
+        with self._lock:
+            self._held.setdefault(key, set()).add(number)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._held[key].discard(number)
+
+
+def _too_many() -> ProviderRateLimited:
+    return ProviderRateLimited(
+        "Too many simultaneous requests for this upstream key; none finished in time.",
+        retry_after=1,
+    )
+
+
 class FileSlots:
     """Slots across the processes of one machine (``connector serve``'s workers and its
     scheduler, ``connector poll`` from cron): slot ``n`` of a key is an exclusive lock on a
@@ -72,6 +107,7 @@ class FileSlots:
         os.makedirs(directory, exist_ok=True)
         self.directory = directory
         self._local = ConcurrencyLimits()
+        self._taken = _Taken()
 
     @contextlib.contextmanager
     def hold(self, key: t.Hashable, limit: int, wait: float) -> t.Iterator[None]:
@@ -85,7 +121,7 @@ class FileSlots:
         name = f"{_slot_lock(key) & 0xFFFFFFFF:08x}"
         with self._local.hold(key, limit, wait):
             while True:
-                for number in range(limit):
+                for number in self._taken.candidates(key, limit):
                     slot = filelock.FileLock(
                         os.path.join(self.directory, f"{name}-{number}.lock"),
                         # Kept: removing a lock file lets a waiter lock a file no longer
@@ -98,16 +134,13 @@ class FileSlots:
                     except filelock.Timeout:
                         continue
                     try:
-                        yield
+                        with self._taken.marked(key, number):
+                            yield
                     finally:
                         slot.release()
                     return
                 if time.monotonic() >= deadline:
-                    raise ProviderRateLimited(
-                        "Too many simultaneous requests for this upstream key; none finished "
-                        "in time.",
-                        retry_after=1,
-                    )
+                    raise _too_many()
                 time.sleep(self.POLL)
 
 
@@ -116,10 +149,18 @@ class PostgresSlots:
 
     A slot is a session advisory lock (key, slot number) on a pooled connection, kept for
     the duration of the call; a worker that dies loses its connection and so its slot.
+    Threads of one process queue on :class:`ConcurrencyLimits` first. A holder takes the
+    first free slot in one statement; when every slot is taken it waits inside PostgreSQL
+    on one of them, and is woken the moment that one is released.
     """
+
+    #: How long one wait on a single slot lasts before all are tried again.
+    WAIT_ON_ONE = 0.25
 
     def __init__(self, pool: psycopg_pool.ConnectionPool[t.Any]) -> None:
         self.pool = pool
+        self._local = ConcurrencyLimits()
+        self._taken = _Taken()
 
     @contextlib.contextmanager
     def hold(self, key: t.Hashable, limit: int, wait: float) -> t.Iterator[None]:
@@ -127,25 +168,32 @@ class PostgresSlots:
 
         :raises ProviderRateLimited: when none frees up in time.
         """
+        import psycopg
+
         lock = _slot_lock(key)
         deadline = time.monotonic() + wait
-        while True:
-            with self.pool.connection() as conn:
-                slot = _free_slot(conn, lock, limit)
-                conn.commit()
-                if slot is not None:
-                    try:
+        with self._local.hold(key, limit, wait), self.pool.connection() as conn:
+            conn.autocommit = True
+            try:
+                number = _take_slot(conn, lock, self._taken.candidates(key, limit))
+                while number is None:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        raise _too_many()
+                    number = _wait_for_slot(
+                        conn, lock, self._taken.candidates(key, limit), min(left, self.WAIT_ON_ONE)
+                    )
+                    if number is None:
+                        number = _take_slot(conn, lock, self._taken.candidates(key, limit))
+                try:
+                    with self._taken.marked(key, number):
                         yield
-                    finally:
-                        conn.execute("SELECT pg_advisory_unlock(%s, %s)", (lock, slot))
-                        conn.commit()
-                    return
-            if time.monotonic() >= deadline:
-                raise ProviderRateLimited(
-                    "Too many simultaneous requests for this upstream key; none finished in time.",
-                    retry_after=1,
-                )
-            time.sleep(0.05)
+                finally:
+                    conn.execute("SELECT pg_advisory_unlock(%s, %s)", (lock, number))
+            finally:
+                # A connection that broke meanwhile is dropped by the pool anyway.
+                with contextlib.suppress(psycopg.Error):
+                    conn.autocommit = False
 
 
 def _slot_lock(key: t.Hashable) -> int:
@@ -155,10 +203,35 @@ def _slot_lock(key: t.Hashable) -> int:
     return int.from_bytes(hashlib.sha256(repr(key).encode()).digest()[:4], "big", signed=True)
 
 
-def _free_slot(conn: psycopg.Connection[t.Any], lock: int, limit: int) -> int | None:
-    """Take the first free slot of ``lock`` on this connection's session, if any."""
-    for number in range(limit):
-        row = conn.execute("SELECT pg_try_advisory_lock(%s, %s)", (lock, number)).fetchone()
-        if row is not None and row[0]:
-            return number
-    return None
+def _take_slot(conn: psycopg.Connection[t.Any], lock: int, numbers: list[int]) -> int | None:
+    """Take the first free one of ``numbers`` (slots of ``lock``) on this connection's
+    session, in one statement; ``None`` when all are taken. The rows are read in order and
+    the scan stops at the first lock taken (LIMIT 1), so no other is taken with it."""
+    if not numbers:
+        return None
+    row = conn.execute(
+        "SELECT n FROM unnest(%s::int[]) AS n WHERE pg_try_advisory_lock(%s, n) LIMIT 1",
+        (numbers, lock),
+    ).fetchone()
+    return None if row is None else int(row[0])
+
+
+def _wait_for_slot(
+    conn: psycopg.Connection[t.Any], lock: int, numbers: list[int], seconds: float
+) -> int | None:
+    """Wait up to ``seconds`` inside PostgreSQL for one of ``numbers``, chosen at random;
+    ``None`` when it was not released meanwhile."""
+    import psycopg
+
+    if not numbers:
+        time.sleep(seconds)  # every slot is this process's own: the semaphore orders them
+        return None
+    number = random.choice(numbers)
+    try:
+        with conn.transaction():
+            # SET LOCAL: the wait's bound ends with it, not left on the pooled session.
+            conn.execute(f"SET LOCAL lock_timeout = {max(1, int(seconds * 1000))}")
+            conn.execute("SELECT pg_advisory_lock(%s, %s)", (lock, number))
+    except psycopg.errors.LockNotAvailable:
+        return None
+    return number

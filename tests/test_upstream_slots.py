@@ -82,3 +82,55 @@ def test_a_slot_held_by_a_process_that_dies_frees_at_once(tmp_path: pathlib.Path
         holder.join(10)
     with FileSlots(slots).hold(KEY, 1, wait=0.5):
         pass
+
+
+@pytest.mark.postgres
+def test_postgres_slots_take_one_lock_and_wake_a_waiter_when_one_frees(postgres_url: str) -> None:
+    """The one-statement take locks one slot, not every free one; a holder waiting while
+    all are taken gets the first one released without polling for it."""
+    import threading
+
+    import psycopg
+
+    from connector.providers.limits import PostgresSlots
+    from connector.store.postgres import PostgresStore
+
+    store = PostgresStore(postgres_url)
+    slots = PostgresSlots(store.pool)
+    url = postgres_url.replace("postgresql+psycopg://", "postgresql://", 1)
+
+    def advisory_locks() -> int:
+        with psycopg.connect(url) as watcher:
+            row = watcher.execute(  # this test's own database: others run beside it
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND database ="
+                " (SELECT oid FROM pg_database WHERE datname = current_database())"
+            )
+            return int(t.cast(tuple[int], row.fetchone())[0])
+
+    try:
+        with slots.hold(KEY, 5, wait=1):
+            assert advisory_locks() == 1
+        assert advisory_locks() == 0
+        # Both slots held by other processes' sessions (here: two plain connections).
+        others = [psycopg.connect(url, autocommit=True) for _ in range(2)]
+        from connector.providers.limits import _slot_lock
+
+        for number, other in enumerate(others):
+            other.execute("SELECT pg_advisory_lock(%s, %s)", (_slot_lock(KEY), number))
+        got: list[float] = []
+
+        def waiter() -> None:
+            with slots.hold(KEY, 2, wait=10):
+                got.append(time.monotonic())
+
+        thread = threading.Thread(target=waiter)
+        thread.start()
+        time.sleep(0.6)  # past a few rounds of waiting on one slot
+        assert not got
+        released = time.monotonic()
+        others[0].close()  # its process died: the slot frees
+        others[1].close()
+        thread.join(10)
+        assert got and got[0] - released < 0.4
+    finally:
+        store.close()
