@@ -89,6 +89,8 @@ class Runtime:
         if path != ":memory:":
             try:
                 return FileSlots(f"{path}.slots")
+            except ImportError:  # no flock (Windows): granian serves one worker there
+                pass
             except OSError as exc:  # a folder this process may not write in
                 log.warning("Upstream limits hold within this process only: %s", exc)
         return ConcurrencyLimits()

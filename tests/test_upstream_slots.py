@@ -1,4 +1,4 @@
-"""Upstream slots across processes on one machine (a SQLite store): what `connector serve`'s
+"""Upstream slots across processes: on one machine (a SQLite store): what `connector serve`'s
 workers, its scheduler and `connector poll` from cron share. API Direct's contract allows 3
 simultaneous requests (seed 001); several processes together must not exceed that."""
 

@@ -94,20 +94,35 @@ def _too_many() -> ProviderRateLimited:
 
 class FileSlots:
     """Slots across the processes of one machine (``connector serve``'s workers and its
-    scheduler, ``connector poll`` from cron): slot ``n`` of a key is an exclusive lock on a
-    file in ``directory``, held for the call; the system releases it when its process dies.
+    scheduler, ``connector poll`` from cron): slot ``n`` of a key is an exclusive ``flock``
+    on a file in ``directory``, held for the call; the system releases it when its process
+    dies. POSIX only (``fcntl``): elsewhere the runtime limits within each process.
 
     Threads of one process first queue on :class:`ConcurrencyLimits` (they wake as soon as
-    a slot frees); only a process's holders then contend for the files, polling for one.
+    a slot frees); each file stays open, so taking a free slot is one system call.
     """
 
     POLL = 0.02
 
     def __init__(self, directory: str) -> None:
+        import fcntl  # noqa: F401 (fails first where there is none)
+
         os.makedirs(directory, exist_ok=True)
         self.directory = directory
         self._local = ConcurrencyLimits()
-        self._taken = _Taken()
+        self._lock = threading.Lock()
+        # Per slot file: its descriptor, and which thread of this process holds it (a
+        # lock is the open file's: two threads would both "hold" it through one file).
+        self._files: dict[str, tuple[int, threading.Lock]] = {}
+
+    def _slot(self, name: str) -> tuple[int, threading.Lock]:
+        with self._lock:
+            slot = self._files.get(name)
+            if slot is None:
+                path = os.path.join(self.directory, name)
+                fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+                slot = self._files[name] = (fd, threading.Lock())
+            return slot
 
     @contextlib.contextmanager
     def hold(self, key: t.Hashable, limit: int, wait: float) -> t.Iterator[None]:
@@ -115,29 +130,27 @@ class FileSlots:
 
         :raises ProviderRateLimited: when none frees up in time.
         """
-        import filelock
+        import fcntl
 
         deadline = time.monotonic() + wait
         name = f"{_slot_lock(key) & 0xFFFFFFFF:08x}"
         with self._local.hold(key, limit, wait):
             while True:
-                for number in self._taken.candidates(key, limit):
-                    slot = filelock.FileLock(
-                        os.path.join(self.directory, f"{name}-{number}.lock"),
-                        # Kept: removing a lock file lets a waiter lock a file no longer
-                        # there. No soft (file-exists) locks: a crash would never free one.
-                        preserve_lock_file=True,
-                        fallback_to_soft=False,
-                    )
-                    try:
-                        slot.acquire(timeout=0)
-                    except filelock.Timeout:
+                start = random.randrange(limit)
+                for number in [*range(start, limit), *range(start)]:
+                    fd, mine = self._slot(f"{name}-{number}.lock")
+                    if not mine.acquire(blocking=False):
                         continue
                     try:
-                        with self._taken.marked(key, number):
-                            yield
+                        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    except BlockingIOError:
+                        mine.release()
+                        continue
+                    try:
+                        yield
                     finally:
-                        slot.release()
+                        fcntl.flock(fd, fcntl.LOCK_UN)
+                        mine.release()
                     return
                 if time.monotonic() >= deadline:
                     raise _too_many()
