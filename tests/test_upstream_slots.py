@@ -87,7 +87,7 @@ def test_a_slot_held_by_a_process_that_dies_frees_at_once(tmp_path: pathlib.Path
 @pytest.mark.postgres
 def test_postgres_slots_take_one_lock_and_wake_a_waiter_when_one_frees(postgres_url: str) -> None:
     """The one-statement take locks one slot, not every free one; a holder waiting while
-    all are taken gets the first one released without polling for it."""
+    all are taken (first in line) gets one as soon as it is released."""
     import threading
 
     import psycopg
@@ -125,7 +125,7 @@ def test_postgres_slots_take_one_lock_and_wake_a_waiter_when_one_frees(postgres_
 
         thread = threading.Thread(target=waiter)
         thread.start()
-        time.sleep(0.6)  # past a few rounds of waiting on one slot
+        time.sleep(0.6)  # waiting in line all along
         assert not got
         released = time.monotonic()
         others[0].close()  # its process died: the slot frees

@@ -162,13 +162,15 @@ class PostgresSlots:
 
     A slot is a session advisory lock (key, slot number) on a pooled connection, kept for
     the duration of the call; a worker that dies loses its connection and so its slot.
-    Threads of one process queue on :class:`ConcurrencyLimits` first. A holder takes the
-    first free slot in one statement; when every slot is taken it waits inside PostgreSQL
-    on one of them, and is woken the moment that one is released.
+    Threads of one process queue on :class:`ConcurrencyLimits` first. A holder takes a
+    free slot in one statement. When every slot is taken, holders of every process queue
+    in line inside PostgreSQL (on the key's turnstile lock), and only the first of the line
+    looks for a slot to free up: a slot never waits long for a taker, and the waiting costs
+    one statement every :attr:`POLL` seconds, however many wait.
     """
 
-    #: How long one wait on a single slot lasts before all are tried again.
-    WAIT_ON_ONE = 0.25
+    POLL = 0.005
+    TURNSTILE = -1  # the line's lock number; slots are 0 and up
 
     def __init__(self, pool: psycopg_pool.ConnectionPool[t.Any]) -> None:
         self.pool = pool
@@ -189,15 +191,8 @@ class PostgresSlots:
             conn.autocommit = True
             try:
                 number = _take_slot(conn, lock, self._taken.candidates(key, limit))
-                while number is None:
-                    left = deadline - time.monotonic()
-                    if left <= 0:
-                        raise _too_many()
-                    number = _wait_for_slot(
-                        conn, lock, self._taken.candidates(key, limit), min(left, self.WAIT_ON_ONE)
-                    )
-                    if number is None:
-                        number = _take_slot(conn, lock, self._taken.candidates(key, limit))
+                if number is None:
+                    number = self._first_in_line(conn, lock, key, limit, deadline)
                 try:
                     with self._taken.marked(key, number):
                         yield
@@ -207,6 +202,35 @@ class PostgresSlots:
                 # A connection that broke meanwhile is dropped by the pool anyway.
                 with contextlib.suppress(psycopg.Error):
                     conn.autocommit = False
+
+    def _first_in_line(
+        self,
+        conn: psycopg.Connection[t.Any],
+        lock: int,
+        key: t.Hashable,
+        limit: int,
+        deadline: float,
+    ) -> int:
+        import psycopg
+
+        try:
+            with conn.transaction():
+                # SET LOCAL: the wait's bound ends with it, not left on the pooled session.
+                left = max(1, int((deadline - time.monotonic()) * 1000))
+                conn.execute(f"SET LOCAL lock_timeout = {left}")
+                conn.execute("SELECT pg_advisory_lock(%s, %s)", (lock, self.TURNSTILE))
+        except psycopg.errors.LockNotAvailable:
+            raise _too_many() from None
+        try:
+            while True:
+                number = _take_slot(conn, lock, self._taken.candidates(key, limit))
+                if number is not None:
+                    return number
+                if time.monotonic() >= deadline:
+                    raise _too_many()
+                time.sleep(self.POLL)
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s, %s)", (lock, self.TURNSTILE))
 
 
 def _slot_lock(key: t.Hashable) -> int:
@@ -227,24 +251,3 @@ def _take_slot(conn: psycopg.Connection[t.Any], lock: int, numbers: list[int]) -
         (numbers, lock),
     ).fetchone()
     return None if row is None else int(row[0])
-
-
-def _wait_for_slot(
-    conn: psycopg.Connection[t.Any], lock: int, numbers: list[int], seconds: float
-) -> int | None:
-    """Wait up to ``seconds`` inside PostgreSQL for one of ``numbers``, chosen at random;
-    ``None`` when it was not released meanwhile."""
-    import psycopg
-
-    if not numbers:
-        time.sleep(seconds)  # every slot is this process's own: the semaphore orders them
-        return None
-    number = random.choice(numbers)
-    try:
-        with conn.transaction():
-            # SET LOCAL: the wait's bound ends with it, not left on the pooled session.
-            conn.execute(f"SET LOCAL lock_timeout = {max(1, int(seconds * 1000))}")
-            conn.execute("SELECT pg_advisory_lock(%s, %s)", (lock, number))
-    except psycopg.errors.LockNotAvailable:
-        return None
-    return number
