@@ -138,25 +138,43 @@ def subscribe(base: str, target: str, handles: t.Iterable[str]) -> None:
 
 
 def timed_cycles(env: dict[str, str], processes: int) -> tuple[float, float]:
-    """Wall time of ``processes`` poll cycles started at once (each a fresh process that
-    builds the app first; only the cycle itself is timed), and the CPU time they used."""
+    """Wall time of ``processes`` poll cycles run at once, and the CPU time they used.
+
+    Each is a fresh process that builds the app first, says so, and starts its cycle when
+    told: all start together once all are built (building one takes about a second of CPU;
+    started as they come, the first cycle would share the cores with the others' start-up
+    and read most handles alone). Only the cycles are timed.
+    """
     procs = [
         subprocess.Popen(
-            [sys.executable, __file__, "_cycle"], env=env, stdout=subprocess.PIPE, text=True
+            [sys.executable, __file__, "_cycle"],
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
         )
         for _ in range(processes)
     ]
+    for proc in procs:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+    for proc in procs:
+        assert proc.stdin is not None
+        proc.stdin.write("go\n")
+        proc.stdin.flush()
     spans = [json.loads(p.communicate()[0].strip().splitlines()[-1]) for p in procs]
     wall = max(s["end"] for s in spans) - min(s["start"] for s in spans)
     return wall, sum(s["cpu"] for s in spans)
 
 
 def _cycle() -> None:
-    """Child process: build the app from the environment, run one cycle, print its span."""
+    """Child process: build the app from the environment, say "ready", run one cycle when
+    a line comes on stdin, print its span."""
     from connector import create_app
     from connector.hooks.poller import run_cycle
 
     app = create_app()
+    print("ready", flush=True)
+    sys.stdin.readline()
     start, cpu = time.time(), time.process_time()
     report = run_cycle(app.extensions["connector"].poll_context)
     done = {"start": start, "end": time.time(), "cpu": time.process_time() - cpu}

@@ -34,6 +34,7 @@ if t.TYPE_CHECKING:
     from ..config import Settings
     from ..crypto import Sealer
     from ..metrics import Metrics
+    from ..providers.base import VideoLister, VideoPage
     from ..providers.limits import SlotLimiter
     from ..store import Store, Subscription
     from ..triggers.new_video import PollSettings
@@ -195,9 +196,10 @@ def _closing(deliverer: Deliverer | None) -> t.Iterator[None]:
 
 
 class _Gate:
-    """The slots a cycle's reads through one provider share: ``width`` at once, across
-    every process polling the same store where the store allows it (see
-    ``connector.providers.limits``)."""
+    """The slots a cycle's reads through one provider share: ``width`` upstream reads at
+    once, across every process polling the same store where the store allows it (see
+    ``connector.providers.limits``). A slot is held for the read only, not for the store
+    work around it, so that a busy store or core does not keep upstream idle."""
 
     def __init__(self, limits: SlotLimiter, provider: str, width: int, wait: float) -> None:
         self._limits = limits
@@ -209,6 +211,22 @@ class _Gate:
     def held(self) -> t.Iterator[None]:
         with self._limits.hold(self._key, self._width, self._wait):
             yield
+
+
+@dataclasses.dataclass(frozen=True)
+class _GatedLister:
+    """A provider whose feed reads each hold a slot of the cycle's gate."""
+
+    provider: VideoLister
+    gate: _Gate
+
+    @property
+    def label(self) -> str:
+        return self.provider.label
+
+    def list_videos(self, handle: str, cursor: str | None = None) -> VideoPage:
+        with self.gate.held():
+            return self.provider.list_videos(handle, cursor)
 
 
 def _gate(
@@ -241,8 +259,7 @@ def _poll_watch(
     secrets: set[str] = set()
     queued_for: list[Subscription] = []
     try:
-        with gate.held():
-            queued_for = _poll_handle(ctx, watchers, part, secrets, tenant_keys)
+        queued_for = _poll_handle(ctx, watchers, part, secrets, tenant_keys, gate)
     except ConnectorError as exc:
         # Upstream text may quote the subscriber's key: neither the log nor the
         # watch's last error (shown in the console) may carry it.
@@ -289,11 +306,12 @@ def _poll_handle(
     report: CycleReport,
     secrets: set[str],
     tenant_keys: dict[str, bytes | None] | None = None,
+    gate: _Gate | None = None,
 ) -> list[Subscription]:
     """Read one handle for every subscription watching it; counts into ``report`` what was
     queued and skipped, adds to ``secrets`` the keys it used (to redact from logs), and
     returns the subscriptions it queued news for. ``tenant_keys`` keeps the sealed keys read
-    in this cycle, one store read per tenant."""
+    in this cycle, one store read per tenant; ``gate`` bounds the cycle's upstream reads."""
     if not watchers:
         return []
     first = watchers[0]
@@ -308,7 +326,9 @@ def _poll_handle(
     # One upstream read serves every watcher; it carries the first one's platform.
     caller = ctx.keyring.caller_for(bearer, first.provider, first.platform)
     secrets.update(caller.secrets)
-    provider = ctx.providers.for_caller(caller)
+    provider: VideoLister = ctx.providers.for_caller(caller)
+    if gate is not None:
+        provider = _GatedLister(provider, gate)
     settings = ctx.poll_settings
     feeds = [s.feed for s in watchers]
     read = read_handle(provider, ctx.store, feeds, max_pages=settings.max_pages)
