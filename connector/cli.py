@@ -61,8 +61,10 @@ def cli() -> None:
 )
 def serve(host: str, port: int, workers: int, threads: int, sandbox: bool) -> None:
     """Serve the connector with a production WSGI server (granian, a worker per core)."""
-    from .serving import BackgroundServer, serve_forever
+    from .serving import BackgroundServer, serve_forever, shared_metrics
 
+    # Before any app exists: prometheus_client picks its mode when first imported.
+    metrics_folder = shared_metrics()
     overrides: dict[str, t.Any] = {}
     upstream = None
     if sandbox:
@@ -99,6 +101,8 @@ def serve(host: str, port: int, workers: int, threads: int, sandbox: bool) -> No
         app.extensions["connector"].close()
         if upstream is not None:
             upstream.stop()
+        if metrics_folder is not None:
+            metrics_folder.cleanup()
 
 
 def _env_value(value: t.Any) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 import threading
 import typing as t
 
@@ -47,6 +49,18 @@ class BackgroundServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def shared_metrics() -> tempfile.TemporaryDirectory[str] | None:
+    """Have this process and the workers it starts count their metrics in one folder, so
+    that ``/metrics``, whichever worker answers, reports them all (prometheus_client's
+    multiprocess mode). A new, empty folder for this run, removed by the caller at the end;
+    ``None`` when the operator set ``PROMETHEUS_MULTIPROC_DIR`` already."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return None
+    folder = tempfile.TemporaryDirectory(prefix="connector-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder.name
+    return folder
 
 
 #: The app every worker of ``connector serve`` builds (from ``CONNECTOR_*`` in its environment).

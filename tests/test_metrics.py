@@ -20,6 +20,7 @@ from connector.serving import BackgroundServer
 
 from .conftest import fault
 from .operator_console import Console, visible
+from .servers import free_port, sandbox_process, wait_until_up
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
@@ -185,3 +186,28 @@ def test_metrics_answers_on_a_plain_live_server(make_app: t.Callable[..., t.Any]
         samples = scrape(http)
         assert value(samples, "connector_store_up") == 1
         assert "Overview" not in visible(http.get("/metrics").text)
+
+
+def test_connector_serve_reports_every_workers_counts_whichever_answers(tmp_path: Path) -> None:
+    """`connector serve` runs a worker per core (two here at least): a scrape answered by
+    any one of them counts what all of them served."""
+    import concurrent.futures
+
+    port = free_port()
+    server = sandbox_process(tmp_path, port, WORKERS="2", POLL_INTERVAL="0")
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_up(f"{url}/health", server, seconds=30)
+        waits = 1  # wait_until_up's successful call
+        with concurrent.futures.ThreadPoolExecutor(20) as pool:
+            # New connections, many at once: both workers take some.
+            statuses = list(pool.map(lambda _: httpx.get(f"{url}/health").status_code, range(100)))
+        assert statuses == [200] * 100
+        for _ in range(6):  # each on a new connection: either worker may answer
+            with httpx.Client(base_url=url) as http:
+                counted = total(scrape(http), "connector_http_requests_total", route="/health")
+            assert counted >= 100 + waits, "a scrape reports every worker's requests"
+    finally:
+        server.terminate()
+        output, _ = server.communicate(timeout=30)
+    assert server.returncode == 0, output
