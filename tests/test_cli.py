@@ -92,3 +92,44 @@ def test_serve_writes_the_usage_it_batched_when_stopped(tmp_path: Path) -> None:
     ]
     assert usage[0].calls == 2
     store.close()
+
+
+def test_serve_replaces_a_worker_that_dies(tmp_path: Path) -> None:
+    """A worker killed outright (the kernel's OOM killer sends SIGKILL) is replaced; the
+    others serve meanwhile and the server goes on."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    port = free_port()
+    process = sandbox_process(tmp_path, port, WORKERS="2", POLL_INTERVAL="0")
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_up(base + "/health", process, output=lambda: process.communicate()[0])
+
+        def workers() -> set[int]:
+            found = subprocess.run(
+                ["pgrep", "-P", str(process.pid), "-f", "spawn_main"],
+                capture_output=True,
+                text=True,
+            ).stdout.split()
+            return {int(pid) for pid in found}
+
+        first = workers()
+        assert len(first) == 2, first
+        os.kill(min(first), signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            now = workers()
+            if len(now) == 2 and now != first:
+                break
+            time.sleep(0.2)
+        assert len(workers()) == 2 and workers() != first, "a new worker took its place"
+        assert process.poll() is None, "the server went on"
+        for _ in range(10):  # new connections: either worker answers
+            assert httpx.get(base + "/health", timeout=10).status_code == 200
+    finally:
+        process.terminate()
+        output, _ = process.communicate(timeout=30)
+    assert process.returncode == 0, output
