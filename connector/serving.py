@@ -95,12 +95,12 @@ def serve_forever(host: str, port: int, *, workers: int, threads: int) -> None:
         interface=Interfaces.WSGI,
         workers=workers,
         blocking_threads=threads,
-        log_level=LogLevels.info,
-        # Incremental: granian sets its loggers' levels but leaves their handlers alone;
-        # connector.logs gives them the connector's (one line each, secrets redacted).
         websockets=False,
         # A worker that dies (killed, out of memory) is replaced, as gunicorn does; one that
         # keeps dying at start stops the server (granian's crash-loop check).
         respawn_failed_workers=True,
+        log_level=LogLevels.info,
+        # Incremental: granian sets its loggers' levels but leaves their handlers alone;
+        # connector.logs gives them the connector's (one line each, secrets redacted).
         log_dictconfig={"version": 1, "incremental": True, "handlers": {}, "loggers": {}},
     ).serve()
