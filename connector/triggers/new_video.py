@@ -90,6 +90,14 @@ class FeedRead:
     gaps_after: tuple[Gap, ...] = ()
     skipped: int = 0
 
+    def decide(
+        self, tx: FeedTransaction, *, since: int | None, limit: int | None, keep: int
+    ) -> list[Video]:
+        """:func:`decide` on what this read found, mapping new videos from its pages."""
+        return decide(
+            tx, self.videos, since=since, limit=limit, keep=keep, records=self.pages.records
+        )
+
 
 @dataclasses.dataclass(frozen=True)
 class HandleRead:
@@ -177,7 +185,7 @@ def poll(
         if include_recent:
             answer = _with_recent(tx, read, since, limit, settings)
         else:
-            answer = _decide(tx, read, since, limit, settings)
+            answer = read.decide(tx, since=since, limit=limit, keep=settings.seen_ids_per_feed)
         # Gaps another poll opened meanwhile are kept; those this one read are replaced.
         now_open = tx.state.gaps if tx.state else ()
         opened_meanwhile = tuple(g for g in now_open if g not in read.gaps_before)
@@ -375,24 +383,6 @@ def decide(
     return fresh
 
 
-def _decide(
-    tx: FeedTransaction,
-    read: FeedRead,
-    since: int | None,
-    limit: int | None,
-    settings: PollSettings,
-) -> list[Video]:
-    """:func:`decide` on what one trigger poll read."""
-    return decide(
-        tx,
-        read.videos,
-        since=since,
-        limit=limit,
-        keep=settings.seen_ids_per_feed,
-        records=read.pages.records,
-    )
-
-
 def _with_recent(
     tx: FeedTransaction,
     read: FeedRead,
@@ -420,7 +410,7 @@ def _with_recent(
         if limit is not None:
             pending = pending[len(pending) - limit :] if len(pending) > limit else pending
     room = None if limit is None else limit - len(pending)
-    fresh = _decide(tx, read, since, room, settings)
+    fresh = read.decide(tx, since=since, limit=room, keep=settings.seen_ids_per_feed)
     tx.record_delivered(
         [(Observed(v["id"], v["created_at_timestamp"]), json.dumps(v)) for v in fresh],
         now,
