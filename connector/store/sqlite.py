@@ -1,8 +1,9 @@
 """SQLite store: the embedded default, for one process on one machine (WAL mode).
 
-Each thread keeps one connection (opening one costs more than a whole idle trigger poll),
-so the store is safe to share between the WSGI server's threads; a connection that failed is
-dropped and the next transaction opens a fresh one. Writes take the database lock up front
+A transaction takes a connection that waits between transactions (opening one costs more than
+a whole idle trigger poll) and gives it back when it ends, so the store is safe to share
+between the WSGI server's threads, and a few connections serve all of them; a connection that
+failed is dropped and a fresh one is opened. Writes take the database lock up front
 (``BEGIN IMMEDIATE``), which serializes read-modify-write transactions, so feed locks need
 nothing more.
 """
@@ -14,7 +15,6 @@ import os
 import sqlite3
 import threading
 import typing as t
-import weakref
 
 from ..errors import ConfigError, StoreFull, StoreReadOnly, StoreUnavailable
 from ._sql import SCHEMA, SQLStore, Statements
@@ -47,6 +47,10 @@ class SQLiteStore(SQLStore):
 
     backend = "sqlite"
     MIGRATIONS = MIGRATIONS
+    #: Connections kept waiting for the next transactions. A transaction holds one only
+    #: while it runs, so a process's threads seldom need more at once; each one kept costs
+    #: ~175 KB (the schema, cached statements).
+    KEEP_IDLE = 8
 
     def __init__(self, url: str, *, busy_timeout: float = 15.0) -> None:
         self.path = path_from_url(url)
@@ -57,49 +61,45 @@ class SQLiteStore(SQLStore):
         # when a write failed for lack of space (see ping).
         self.full: tuple[str, int] | None = None
         os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
-        self._local = threading.local()
-        # Weakly: a thread that ends takes its connection with it.
-        self._open: weakref.WeakSet[_Connection] = weakref.WeakSet()
-        self._generation = 0  # close() makes every thread open a fresh connection
-        self._open_lock = threading.Lock()
+        self._idle: list[_Connection] = []  # the most recently used last
+        self._idle_pid = os.getpid()
+        self._generation = 0  # close() retires every connection open before it
+        self._idle_lock = threading.Lock()
         with contextlib.closing(self._connect()) as conn:
             conn.execute("PRAGMA journal_mode=WAL")
         self.migrate()
 
-    def _connection(self, write: bool) -> sqlite3.Connection:
-        """This thread's connection, opened on first use (and again in a forked child or
-        after :meth:`close`)."""
+    def _connection(self, write: bool) -> _Connection:
+        """A connection for one transaction: the one that waited least (its pages are the
+        likeliest in cache), or a new one; never one opened before a fork or :meth:`close`."""
         if write and not os.access(self.path, os.W_OK) and os.path.exists(self.path):
             # Made read-only while open: SQLite would go on writing into the WAL through the
             # descriptors it already holds, and fail only at the next checkpoint.
             raise _read_only()
-        local = self._local
-        conn: sqlite3.Connection | None = getattr(local, "conn", None)
-        if conn is not None and (local.pid, local.generation) == (os.getpid(), self._generation):
-            return conn
-        conn = self._connect()
-        local.conn, local.pid, local.generation = conn, os.getpid(), self._generation
-        with self._open_lock:
-            self._open.add(t.cast(_Connection, conn))
-        return conn
+        with self._idle_lock:
+            if self._idle_pid != os.getpid():  # a forked child: those are its parent's
+                self._idle, self._idle_pid = [], os.getpid()
+            if self._idle:
+                return self._idle.pop()
+        return self._connect()
 
-    def _drop(self, conn: sqlite3.Connection) -> None:
-        if getattr(self._local, "conn", None) is conn:
-            self._local.conn = None
-        with self._open_lock:
-            self._open.discard(t.cast(_Connection, conn))
+    def _give_back(self, conn: _Connection) -> None:
+        with self._idle_lock:
+            current = (conn.pid, conn.generation) == (os.getpid(), self._generation)
+            if current and not conn.in_transaction and len(self._idle) < self.KEEP_IDLE:
+                self._idle.append(conn)
+                return
         conn.close()
 
     def close(self) -> None:
-        """Close every thread's connection; a later transaction opens a new one."""
-        with self._open_lock:
+        """Close the waiting connections; those in a transaction close when it ends."""
+        with self._idle_lock:
             self._generation += 1
-            open_ = list(self._open)
-            self._open.clear()
-        for conn in open_:
+            idle, self._idle = self._idle, []
+        for conn in idle:
             conn.close()
 
-    def _connect(self) -> sqlite3.Connection:
+    def _connect(self) -> _Connection:
         try:
             conn = sqlite3.connect(
                 self.path,
@@ -118,6 +118,7 @@ class SQLiteStore(SQLStore):
         except sqlite3.Error as exc:
             conn.close()
             raise _unavailable(exc, "The store could not be opened") from exc
+        conn.pid, conn.generation = os.getpid(), self._generation
         return conn
 
     @contextlib.contextmanager
@@ -129,7 +130,7 @@ class SQLiteStore(SQLStore):
             conn.execute("BEGIN IMMEDIATE" if write else "BEGIN DEFERRED")
         except sqlite3.Error as exc:
             error = self._failed(exc, conn)
-            self._drop(conn)
+            conn.close()
             raise error from exc
         try:
             yield Statements(conn, "?")
@@ -140,14 +141,17 @@ class SQLiteStore(SQLStore):
             _rollback(conn)
             if _code(exc) in _UNAVAILABLE:
                 error = self._failed(exc, conn)
-                self._drop(conn)
+                conn.close()
                 raise error from exc
+            self._give_back(conn)
             raise
         except BaseException:
             _rollback(conn)
+            self._give_back(conn)
             raise
         if write and self.full is not None:
             self._check_space(conn)
+        self._give_back(conn)
 
     def _failed(self, exc: sqlite3.Error, conn: sqlite3.Connection) -> StoreUnavailable:
         error = _unavailable(exc, "The store failed")
@@ -189,7 +193,10 @@ class SQLiteStore(SQLStore):
 
 
 class _Connection(sqlite3.Connection):
-    """A connection the store can hold weakly (sqlite3's own cannot be)."""
+    """A connection that knows the process and the store generation it was opened in."""
+
+    pid: int
+    generation: int
 
 
 # SQLite's primary result codes, by what they mean for a caller.
