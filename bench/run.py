@@ -41,6 +41,7 @@ sys.path.insert(0, str(ROOT))
 from tests.servers import free_port  # noqa: E402 (the repository's root is on the path now)
 
 CONNECTOR = str(pathlib.Path(sys.executable).parent / "connector")
+GRANIAN = str(pathlib.Path(sys.executable).parent / "granian")
 LATENCY = 0.05
 # The production server as the README recommends it: a process per core, threads for the
 # waits on upstream (gunicorn runs its gthread workers when given threads).
@@ -402,29 +403,43 @@ def seen_ids_cost(database_url: str, polls: int) -> dict[str, t.Any]:
     }
 
 
-def action_overhead(upstream: str, base: str, calls: int) -> dict[str, t.Any]:
-    """get-video through the connector vs the same upstream call made directly."""
+def action_overhead(upstream: str, base: str, floor: str, calls: int) -> dict[str, t.Any]:
+    """get-video through the connector vs the same upstream call made directly, and through
+    the pass-through app (``bench/passthrough.py``): what one more hop on this server and
+    this HTTP client costs by itself, the floor under any connector's figure here."""
     handle = "action0"
     listed = httpx.get(f"{upstream}/_sandbox/profiles/{handle}/videos").json()
     url = listed[0]["url"]
     _latency(upstream, LATENCY)
     headers = {"Authorization": f"Bearer {KEY}"}
-    direct: list[float] = []
-    through: list[float] = []
+    timed: dict[str, list[float]] = {"direct": [], "passthrough": [], "connector": []}
     with (
         httpx.Client(base_url=upstream, headers=headers, timeout=30) as up,
+        httpx.Client(base_url=floor, headers=headers, timeout=30) as through,
         httpx.Client(base_url=base, headers=headers, timeout=30) as conn,
     ):
-        for _ in range(calls):  # interleaved, so both see the same machine
-            began = time.perf_counter()
-            up.post("/api/v1/get-tiktok-video", json={"url": url}).raise_for_status()
-            direct.append(time.perf_counter() - began)
-            began = time.perf_counter()
-            conn.post("/v1/actions/get-video", json={"url": url}).raise_for_status()
-            through.append(time.perf_counter() - began)
+        calls_by_name = {
+            "direct": lambda: up.post("/api/v1/get-tiktok-video", json={"url": url}),
+            "passthrough": lambda: through.post("/", json={"url": url}),
+            "connector": lambda: conn.post("/v1/actions/get-video", json={"url": url}),
+        }
+        for call in calls_by_name.values():  # each path's connections opened, untimed
+            call().raise_for_status()
+        for _ in range(calls):  # interleaved, so all three see the same machine
+            for name, call in calls_by_name.items():
+                began = time.perf_counter()
+                call().raise_for_status()
+                timed[name].append(time.perf_counter() - began)
     _latency(upstream, 0.0)
-    d, c = statistics.median(direct), statistics.median(through)
-    return {"direct_ms": 1000 * d, "connector_ms": 1000 * c, "limit": 1.03, "ratio": c / d}
+    d, f, c = (statistics.median(timed[name]) for name in ("direct", "passthrough", "connector"))
+    return {
+        "direct_ms": 1000 * d,
+        "passthrough_ms": 1000 * f,
+        "passthrough_ratio": f / d,
+        "connector_ms": 1000 * c,
+        "limit": 1.03,
+        "ratio": c / d,
+    }
 
 
 # -- the run ------------------------------------------------------------------------------------
@@ -454,6 +469,8 @@ def main() -> None:
     folder = tempfile.mkdtemp(prefix="connector-bench-")
     sandbox_port, up_port, conn_port = free_port(), free_port(), free_port()
     upstream, base = f"http://127.0.0.1:{up_port}", f"http://127.0.0.1:{conn_port}"
+    floor_port = free_port()
+    floor = f"http://127.0.0.1:{floor_port}"
     sandbox_url = f"http://127.0.0.1:{sandbox_port}"
     sqlite_url = f"sqlite:///{folder}/bench.db"
     env = connector_env(upstream, sqlite_url)
@@ -473,13 +490,22 @@ def main() -> None:
             f"{upstream}/_replay/stats",
         ) as sandbox,
         process([CONNECTOR, "serve", "--port", str(conn_port)], env, f"{base}/health") as serve,
+        process(
+            [
+                *(GRANIAN, "--interface", "wsgi", "--port", str(floor_port)),
+                *("--workers", str(os.cpu_count() or 1), "--blocking-threads", "32"),
+                *("--working-dir", str(ROOT / "bench"), "passthrough:app"),
+            ],
+            {**env, "CONNECTOR_BENCH_UPSTREAM": upstream},
+            floor,
+        ),
     ):
         results["poll_cycle_sqlite"] = poll_cycle(upstream, env, base, target, sizes, 1)
         pids = (serve.pid, sandbox.pid)
         workers = os.cpu_count() or 1  # connector serve's default: a worker per core
         results["trigger_20"] = trigger_throughput(upstream, base, 20, run_for, pids, workers)
         results["trigger_50"] = trigger_throughput(upstream, base, 50, run_for, pids, workers)
-        results["action"] = action_overhead(upstream, base, 20 if opts.quick else 40)
+        results["action"] = action_overhead(upstream, base, floor, 20 if opts.quick else 40)
         each = rss_mb(serve.pid)
         results["memory"] = {
             "rss_mb": each[0],
@@ -603,6 +629,12 @@ def table(r: dict[str, t.Any]) -> str:
         f"| get-video through the connector vs direct | {row['connector_ms']:.1f} ms vs"
         f" {row['direct_ms']:.1f} ms | +0 | {row['ratio']:.3f}× (goal ≤ 1.03×) |"
     )
+    if "passthrough_ms" in row:
+        lines.append(
+            f"| the floor: a pass-through app on the same server and client vs direct"
+            f" | {row['passthrough_ms']:.1f} ms vs {row['direct_ms']:.1f} ms | +0"
+            f" | {row['passthrough_ratio']:.3f}× |"
+        )
     row = r["memory"]
     every = " + ".join(f"{mb:.0f}" for mb in row["rss_mb_all"])
     lines.append(
