@@ -134,3 +134,47 @@ def test_postgres_slots_take_one_lock_and_wake_a_waiter_when_one_frees(postgres_
         assert got and got[0] - released < 0.4
     finally:
         store.close()
+
+
+def test_postgres_slots_a_waiter_hears_a_slot_another_worker_frees(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The holder that frees a slot announces it: the line's first takes it at once, not at
+    its next look (made 30 s here, longer than it may wait)."""
+    import threading
+
+    from connector.providers.limits import PostgresSlots
+    from connector.store.postgres import PostgresStore
+
+    monkeypatch.setattr(PostgresSlots, "RECHECK", 30.0)
+    workers = [PostgresStore(postgres_url), PostgresStore(postgres_url)]  # a pool each
+    theirs, mine = (PostgresSlots(store.pool) for store in workers)
+    holding, release = threading.Event(), threading.Event()
+    got: list[float] = []
+
+    def holder() -> None:
+        with theirs.hold(KEY, 1, wait=5):
+            holding.set()
+            release.wait(20)
+
+    def waiter() -> None:
+        with mine.hold(KEY, 1, wait=20):
+            got.append(time.monotonic())
+
+    threads = [threading.Thread(target=holder), threading.Thread(target=waiter)]
+    try:
+        threads[0].start()
+        assert holding.wait(10)
+        threads[1].start()
+        time.sleep(0.5)  # in line, listening
+        assert not got
+        released = time.monotonic()
+        release.set()
+        threads[1].join(25)
+        assert got and got[0] - released < 5
+    finally:
+        release.set()
+        for thread in threads:
+            thread.join(25)
+        for store in workers:
+            store.close()

@@ -165,11 +165,14 @@ class PostgresSlots:
     Threads of one process queue on :class:`ConcurrencyLimits` first. A holder takes a
     free slot in one statement. When every slot is taken, holders of every process queue
     in line inside PostgreSQL (on the key's turnstile lock), and only the first of the line
-    looks for a slot to free up: a slot never waits long for a taker, and the waiting costs
-    one statement every :attr:`POLL` seconds, however many wait.
+    looks for a slot: it listens on :attr:`CHANNEL`, where a holder announces each slot it
+    frees in the statement that frees it, so a freed slot is taken within a round trip
+    (polling every 5 ms left slots idle 8-12 % of a 300-handle poll cycle). It looks again
+    every :attr:`RECHECK` seconds at the least: a worker that dies frees its slots unheard.
     """
 
-    POLL = 0.005
+    RECHECK = 0.05
+    CHANNEL = "connector_slot_freed"
     TURNSTILE = -1  # the line's lock number; slots are 0 and up
 
     def __init__(self, pool: psycopg_pool.ConnectionPool[t.Any]) -> None:
@@ -197,7 +200,10 @@ class PostgresSlots:
                     with self._taken.marked(key, number):
                         yield
                 finally:
-                    conn.execute("SELECT pg_advisory_unlock(%s, %s)", (lock, number))
+                    conn.execute(
+                        "SELECT pg_advisory_unlock(%s, %s), pg_notify(%s, %s)",
+                        (lock, number, self.CHANNEL, str(lock)),
+                    )
             finally:
                 # A connection that broke meanwhile is dropped by the pool anyway.
                 with contextlib.suppress(psycopg.Error):
@@ -216,20 +222,27 @@ class PostgresSlots:
         try:
             with conn.transaction():
                 # SET LOCAL: the wait's bound ends with it, not left on the pooled session.
-                left = max(1, int((deadline - time.monotonic()) * 1000))
-                conn.execute(f"SET LOCAL lock_timeout = {left}")
+                left_ms = max(1, int((deadline - time.monotonic()) * 1000))
+                conn.execute(f"SET LOCAL lock_timeout = {left_ms}")
                 conn.execute("SELECT pg_advisory_lock(%s, %s)", (lock, self.TURNSTILE))
         except psycopg.errors.LockNotAvailable:
             raise _too_many() from None
+        # Listening before looking: a slot freed in between is announced all the same.
+        conn.execute(f"LISTEN {self.CHANNEL}")
         try:
             while True:
                 number = _take_slot(conn, lock, self._taken.candidates(key, limit))
                 if number is not None:
                     return number
-                if time.monotonic() >= deadline:
+                left = deadline - time.monotonic()
+                if left <= 0:
                     raise _too_many()
-                time.sleep(self.POLL)
+                # Any key's freed slot wakes the line's first; it looks again (one statement).
+                for _ in conn.notifies(timeout=min(left, self.RECHECK), stop_after=1):
+                    pass
         finally:
+            # The session goes back to the pool: it must hear nothing more, nor hold the line.
+            conn.execute(f"UNLISTEN {self.CHANNEL}")
             conn.execute("SELECT pg_advisory_unlock(%s, %s)", (lock, self.TURNSTILE))
 
 
