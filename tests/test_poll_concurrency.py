@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import time
 import typing as t
 
 import httpx
@@ -59,6 +60,33 @@ def test_a_cycle_reads_handles_at_once_up_to_poll_concurrency(
     report = run_cycle(app.extensions["connector"].poll_context)
     assert (report.watched, report.failed) == (len(HANDLES), 0)
     assert 2 <= world.max_in_flight["profile-videos"] <= 3
+
+
+def test_a_cycle_reads_and_opens_a_tenants_key_once_however_many_readers_ask(
+    make_app: t.Any,
+    receiver_server: tuple[Receiver, BackgroundServer],
+    world: World,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Every handle here is one tenant's: the cycle's readers all start by asking for its
+    key. A slow store read makes them ask at once (each read its own before)."""
+    app = make_app(**SETTINGS, POLL_CONCURRENCY=8)
+    watch(app, receiver_server, world)
+    store = app.extensions["connector"].store
+    reads: list[str] = []
+    read_key = store.tenant_key
+
+    def slow_read(tenant: str) -> bytes | None:
+        reads.append(tenant)
+        time.sleep(0.1)
+        return read_key(tenant)
+
+    monkeypatch.setattr(store, "tenant_key", slow_read)
+    world.latency["profile-videos"] = 0.2
+    report = run_cycle(app.extensions["connector"].poll_context)
+    assert (report.watched, report.failed) == (len(HANDLES), 0)
+    assert world.max_in_flight["profile-videos"] >= 2  # the readers did overlap
+    assert len(reads) == 1
 
 
 def test_a_providers_documented_limit_caps_the_cycle(

@@ -16,6 +16,7 @@ import contextlib
 import dataclasses
 import json
 import logging
+import threading
 import time
 import traceback
 import typing as t
@@ -103,7 +104,7 @@ def run_cycle(ctx: PollContext, *, deliverer: Deliverer | None = None) -> CycleR
     width = ctx.settings.poll_concurrency
     defer = deferral(ctx.settings.poll_min_gap, ctx.settings.poll_max_delay)
     gates: dict[str, _Gate] = {}
-    tenant_keys: dict[str, bytes | None] = {}
+    tenant_keys = _TenantKeys(ctx)
     by_watch: dict[WatchKey, list[Subscription]] | None = None
     running: dict[concurrent.futures.Future[_Polled], WatchKey] = {}
     own = ctx.deliverers() if deliverer is None else None
@@ -249,7 +250,7 @@ def _poll_watch(
     key: WatchKey,
     watchers: list[Subscription],
     gate: _Gate,
-    tenant_keys: dict[str, bytes | None],
+    tenant_keys: _TenantKeys,
     deliver: t.Callable[[list[Subscription]], None],
 ) -> _Polled:
     """Read one claimed handle and hand its news to ``deliver`` at once: what it found, as
@@ -295,6 +296,34 @@ def _poll_watch(
     return part, time.time()
 
 
+class _TenantKeys:
+    """Subscribers' keys as a cycle uses them: each tenant's read from the store and opened
+    once, however many of its handles are read at once (at a cycle's start, every reader
+    asked for the same tenant's key together, each with a store read of its own)."""
+
+    def __init__(self, ctx: PollContext) -> None:
+        self._ctx = ctx
+        self._bearers: dict[str, str | None] = {}
+        self._lock = threading.Lock()
+        self._reading: dict[str, threading.Lock] = {}
+
+    def bearer(self, tenant: str) -> str | None:
+        """The tenant's key, or None when it has none stored (unsubscribed meanwhile)."""
+        if tenant in self._bearers:
+            return self._bearers[tenant]
+        with self._lock:
+            reading = self._reading.setdefault(tenant, threading.Lock())
+        with reading:  # readers of other tenants do not wait for this one
+            if tenant not in self._bearers:
+                sealed = self._ctx.store.tenant_key(tenant)
+                self._bearers[tenant] = (
+                    None
+                    if sealed is None
+                    else require_sealer(self._ctx.sealer).open(sealed, f"tenant:{tenant}")
+                )
+        return self._bearers[tenant]
+
+
 def _watchers(ctx: PollContext, key: WatchKey) -> list[Subscription]:
     """Subscriptions of a watch created since the cycle listed them."""
     return [s for s in ctx.store.subscriptions(key.tenant) if s.watch == key]
@@ -305,23 +334,19 @@ def _poll_handle(
     watchers: list[Subscription],
     report: CycleReport,
     secrets: set[str],
-    tenant_keys: dict[str, bytes | None] | None = None,
+    tenant_keys: _TenantKeys | None = None,
     gate: _Gate | None = None,
 ) -> list[Subscription]:
     """Read one handle for every subscription watching it; counts into ``report`` what was
     queued and skipped, adds to ``secrets`` the keys it used (to redact from logs), and
-    returns the subscriptions it queued news for. ``tenant_keys`` keeps the sealed keys read
-    in this cycle, one store read per tenant; ``gate`` bounds the cycle's upstream reads."""
+    returns the subscriptions it queued news for. ``tenant_keys`` keeps the keys opened in
+    this cycle; ``gate`` bounds the cycle's upstream reads."""
     if not watchers:
         return []
     first = watchers[0]
-    tenant_keys = {} if tenant_keys is None else tenant_keys
-    if first.tenant not in tenant_keys:
-        tenant_keys[first.tenant] = ctx.store.tenant_key(first.tenant)
-    sealed = tenant_keys[first.tenant]
-    if sealed is None:
+    bearer = (tenant_keys or _TenantKeys(ctx)).bearer(first.tenant)
+    if bearer is None:
         return []
-    bearer = require_sealer(ctx.sealer).open(sealed, f"tenant:{first.tenant}")
     secrets.add(bearer)
     # One upstream read serves every watcher; it carries the first one's platform.
     caller = ctx.keyring.caller_for(bearer, first.provider, first.platform)
