@@ -178,3 +178,37 @@ def test_postgres_slots_a_waiter_hears_a_slot_another_worker_frees(
             thread.join(25)
         for store in workers:
             store.close()
+
+
+def test_postgres_slots_of_two_workers_together_never_exceed_the_limit(postgres_url: str) -> None:
+    """Two workers (a pool each), three threads each, limit 3: together they hold at most
+    three slots at once, and do reach three."""
+    import concurrent.futures
+    import threading
+
+    from connector.providers.limits import PostgresSlots
+    from connector.store.postgres import PostgresStore
+
+    workers = [PostgresStore(postgres_url), PostgresStore(postgres_url)]
+    limiters = [PostgresSlots(store.pool) for store in workers]
+    count_lock = threading.Lock()
+    holding, most = 0, 0
+
+    def one(limits: PostgresSlots) -> None:
+        nonlocal holding, most
+        for _ in range(8):
+            with limits.hold(KEY, LIMIT, wait=30):
+                with count_lock:
+                    holding += 1
+                    most = max(most, holding)
+                time.sleep(0.02)
+                with count_lock:
+                    holding -= 1
+
+    try:
+        with concurrent.futures.ThreadPoolExecutor(6) as pool:
+            list(pool.map(one, [limiters[0]] * 3 + [limiters[1]] * 3))
+        assert most == LIMIT
+    finally:
+        for store in workers:
+            store.close()
