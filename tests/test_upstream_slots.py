@@ -212,3 +212,48 @@ def test_postgres_slots_of_two_workers_together_never_exceed_the_limit(postgres_
     finally:
         for store in workers:
             store.close()
+
+
+def test_postgres_slots_a_wait_that_times_out_leaves_the_pooled_connection_clean(
+    postgres_url: str,
+) -> None:
+    """Given up first in line, or while queueing behind the first: the pooled connection
+    goes back listening to nothing, with no lock and no lock timeout left on it."""
+    import psycopg
+
+    from connector.providers.limits import PostgresSlots, _slot_lock
+    from connector.store.postgres import PostgresStore
+
+    store = PostgresStore(postgres_url, pool_size=1)  # the one connection hold() uses
+    slots = PostgresSlots(store.pool)
+    url = postgres_url.replace("postgresql+psycopg://", "postgresql://", 1)
+    others = [psycopg.connect(url, autocommit=True) for _ in range(3)]
+
+    def state() -> tuple[object, ...]:
+        with store.pool.connection() as conn:
+            return (
+                conn.execute("SELECT pg_listening_channels()").fetchall(),
+                conn.execute("SHOW lock_timeout").fetchone(),
+                conn.execute(
+                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"
+                    " AND pid = pg_backend_pid()"
+                ).fetchone(),
+            )
+
+    clean = state()
+    try:
+        for number, other in enumerate(others[:2]):  # every slot taken
+            other.execute("SELECT pg_advisory_lock(%s, %s)", (_slot_lock(KEY), number))
+        with pytest.raises(ProviderRateLimited), slots.hold(KEY, 2, wait=0.3):
+            pass  # first in line, and no slot frees
+        assert state() == clean == ([], ("0",), (0,))
+        others[2].execute(  # someone else is first in line
+            "SELECT pg_advisory_lock(%s, %s)", (_slot_lock(KEY), PostgresSlots.TURNSTILE)
+        )
+        with pytest.raises(ProviderRateLimited), slots.hold(KEY, 2, wait=0.3):
+            pass
+        assert state() == clean
+    finally:
+        for other in others:
+            other.close()
+        store.close()

@@ -219,16 +219,19 @@ class PostgresSlots:
     ) -> int:
         import psycopg
 
+        # Joining the line is one round trip, leaving it another: each statement the next
+        # first-in-line runs before it listens is time a freed slot may wait for a taker.
+        # (Without parameters, psycopg sends the statements together, as one implicit
+        # transaction: SET LOCAL bounds this wait only, and a wait that times out leaves
+        # neither the LISTEN nor the setting behind.)
+        left_ms = max(1, int((deadline - time.monotonic()) * 1000))
         try:
-            with conn.transaction():
-                # SET LOCAL: the wait's bound ends with it, not left on the pooled session.
-                left_ms = max(1, int((deadline - time.monotonic()) * 1000))
-                conn.execute(f"SET LOCAL lock_timeout = {left_ms}")
-                conn.execute("SELECT pg_advisory_lock(%s, %s)", (lock, self.TURNSTILE))
+            conn.execute(
+                f"LISTEN {self.CHANNEL}; SET LOCAL lock_timeout = {left_ms};"
+                f" SELECT pg_advisory_lock({int(lock)}, {self.TURNSTILE})"
+            )
         except psycopg.errors.LockNotAvailable:
             raise _too_many() from None
-        # Listening before looking: a slot freed in between is announced all the same.
-        conn.execute(f"LISTEN {self.CHANNEL}")
         try:
             while True:
                 number = _take_slot(conn, lock, self._taken.candidates(key, limit))
@@ -241,9 +244,11 @@ class PostgresSlots:
                 for _ in conn.notifies(timeout=min(left, self.RECHECK), stop_after=1):
                     pass
         finally:
-            # The session goes back to the pool: it must hear nothing more, nor hold the line.
-            conn.execute(f"UNLISTEN {self.CHANNEL}")
-            conn.execute("SELECT pg_advisory_unlock(%s, %s)", (lock, self.TURNSTILE))
+            # The connection goes back to the pool: it must hear nothing more, nor hold
+            # the line.
+            conn.execute(
+                f"UNLISTEN {self.CHANNEL}; SELECT pg_advisory_unlock({int(lock)}, {self.TURNSTILE})"
+            )
 
 
 def _slot_lock(key: t.Hashable) -> int:
