@@ -257,3 +257,99 @@ def test_postgres_slots_a_wait_that_times_out_leaves_the_pooled_connection_clean
         for other in others:
             other.close()
         store.close()
+
+
+def test_postgres_slots_pass_a_slot_to_a_waiting_thread_of_the_same_worker(
+    postgres_url: str,
+) -> None:
+    """Freeing and taking a slot are two round trips: a holder whose worker has another
+    thread waiting passes the slot on instead (nothing announced); the last frees it."""
+    import threading
+
+    import psycopg
+
+    from connector.providers.limits import PostgresSlots
+    from connector.store.postgres import PostgresStore
+
+    store = PostgresStore(postgres_url)
+    slots = PostgresSlots(store.pool)
+    url = postgres_url.replace("postgresql+psycopg://", "postgresql://", 1)
+    watcher = psycopg.connect(url, autocommit=True)
+    watcher.execute(f"LISTEN {PostgresSlots.CHANNEL}")
+    first_in, let_go = threading.Event(), threading.Event()
+    order: list[str] = []
+
+    def first() -> None:
+        with slots.hold(KEY, 1, wait=10):
+            order.append("first")
+            first_in.set()
+            let_go.wait(10)
+
+    def second() -> None:
+        with slots.hold(KEY, 1, wait=10):
+            order.append("second")
+            freed.extend(n.payload for n in watcher.notifies(timeout=0.3))
+
+    freed: list[str] = []
+    try:
+        threads = [threading.Thread(target=first), threading.Thread(target=second)]
+        threads[0].start()
+        assert first_in.wait(10)
+        threads[1].start()
+        time.sleep(0.3)  # the second waits for the first's slot
+        let_go.set()
+        for thread in threads:
+            thread.join(10)
+        assert order == ["first", "second"]
+        assert freed == []  # passed on: not freed in between
+        after = [n.payload for n in watcher.notifies(timeout=2, stop_after=1)]
+        assert len(after) == 1  # freed once, by the last holder
+    finally:
+        let_go.set()
+        watcher.close()
+        store.close()
+
+
+def test_postgres_slots_passed_on_go_back_to_other_workers_in_turn(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A busy worker passes a slot between its threads at most MAX_TURNS times, then frees
+    it: another worker waiting for it gets it long before the busy one runs out of work."""
+    import concurrent.futures
+    import threading
+
+    from connector.providers.limits import PostgresSlots
+    from connector.store.postgres import PostgresStore
+
+    monkeypatch.setattr(PostgresSlots, "MAX_TURNS", 2)
+    workers = [PostgresStore(postgres_url), PostgresStore(postgres_url)]
+    busy, other = (PostgresSlots(store.pool) for store in workers)
+    done = 0
+    count_lock = threading.Lock()
+    busy_started = threading.Event()
+    got_at: list[int] = []
+
+    def busy_thread() -> None:
+        nonlocal done
+        for _ in range(20):
+            with busy.hold(KEY, 1, wait=30):
+                busy_started.set()
+                time.sleep(0.01)
+            with count_lock:
+                done += 1
+
+    def other_worker() -> None:
+        assert busy_started.wait(10)
+        with other.hold(KEY, 1, wait=30):
+            got_at.append(done)
+
+    try:
+        with concurrent.futures.ThreadPoolExecutor(4) as pool:
+            futures = [pool.submit(busy_thread) for _ in range(3)]
+            futures.append(pool.submit(other_worker))
+            for future in futures:
+                future.result()
+        assert got_at and got_at[0] < 20  # of the busy worker's 60 holds
+    finally:
+        for store in workers:
+            store.close()

@@ -144,7 +144,9 @@ def run_cycle(ctx: PollContext, *, deliverer: Deliverer | None = None) -> CycleR
 
     with (
         _closing(own),
-        concurrent.futures.ThreadPoolExecutor(width, thread_name_prefix="poll") as pool,
+        # Twice as many readers as slots: while one does its store work, another holds its
+        # slot (PostgresSlots passes a slot on between threads of one process).
+        concurrent.futures.ThreadPoolExecutor(2 * width, thread_name_prefix="poll") as pool,
     ):
         try:
             # Claim a batch whenever a reader is free: at most a batch waits for a reader,

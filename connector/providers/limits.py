@@ -5,6 +5,7 @@ sharing a PostgreSQL database."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import os
 import random
@@ -74,15 +75,13 @@ class _Taken:
         start = random.randrange(len(free)) if free else 0
         return free[start:] + free[:start]
 
-    @contextlib.contextmanager
-    def marked(self, key: t.Hashable, number: int) -> t.Iterator[None]:
+    def mark(self, key: t.Hashable, number: int) -> None:
         with self._lock:
             self._held.setdefault(key, set()).add(number)
-        try:
-            yield
-        finally:
-            with self._lock:
-                self._held[key].discard(number)
+
+    def unmark(self, key: t.Hashable, number: int) -> None:
+        with self._lock:
+            self._held[key].discard(number)
 
 
 def _too_many() -> ProviderRateLimited:
@@ -157,28 +156,53 @@ class FileSlots:
                 time.sleep(self.POLL)
 
 
+@dataclasses.dataclass
+class _PgSlot:
+    """A slot this process holds in PostgreSQL: the lock lives on ``conn``'s session."""
+
+    conn: psycopg.Connection[t.Any]
+    number: int
+    turns: int = 0  # holders of this process it has passed to without a release
+
+
+@dataclasses.dataclass
+class _KeySlots:
+    """This process's slots of one key: how many it holds or is getting, the ones waiting
+    for a holder of its own, and how many of its threads wait for one of those."""
+
+    active: int = 0
+    spare: list[_PgSlot] = dataclasses.field(default_factory=list)
+    waiting: int = 0
+
+
 class PostgresSlots:
     """Slots across every worker on one PostgreSQL database, over the store's pool.
 
     A slot is a session advisory lock (key, slot number) on a pooled connection, kept for
     the duration of the call; a worker that dies loses its connection and so its slot.
-    Threads of one process queue on :class:`ConcurrencyLimits` first. A holder takes a
-    free slot in one statement. When every slot is taken, holders of every process queue
-    in line inside PostgreSQL (on the key's turnstile lock), and only the first of the line
-    looks for a slot: it listens on :attr:`CHANNEL`, where a holder announces each slot it
-    frees in the statement that frees it, so a freed slot is taken within a round trip
-    (polling every 5 ms left slots idle 8-12 % of a 300-handle poll cycle). It looks again
-    every :attr:`RECHECK` seconds at the least: a worker that dies frees its slots unheard.
+    A process holds at most ``limit`` slots of a key. A holder that finishes while another
+    thread of its process waits passes its slot on, lock and connection with it, without a
+    word to PostgreSQL (taking and freeing a slot are two round trips, which a poll cycle
+    paid on each of its reads); after :attr:`MAX_TURNS` such passes, or when none of its
+    threads waits, it frees the slot, so that other workers get their turn.
+
+    A holder takes a free slot in one statement. When every slot is taken, holders of every
+    process queue in line inside PostgreSQL (on the key's turnstile lock), and only the
+    first of the line looks for a slot: it listens on :attr:`CHANNEL`, where a holder
+    announces each slot it frees in the statement that frees it, and looks again every
+    :attr:`RECHECK` seconds at the least, for the slots of a worker that died.
     """
 
     RECHECK = 0.05
+    MAX_TURNS = 10
     CHANNEL = "connector_slot_freed"
     TURNSTILE = -1  # the line's lock number; slots are 0 and up
 
     def __init__(self, pool: psycopg_pool.ConnectionPool[t.Any]) -> None:
         self.pool = pool
-        self._local = ConcurrencyLimits()
         self._taken = _Taken()
+        self._changed = threading.Condition()
+        self._keys: dict[t.Hashable, _KeySlots] = {}
 
     @contextlib.contextmanager
     def hold(self, key: t.Hashable, limit: int, wait: float) -> t.Iterator[None]:
@@ -186,28 +210,76 @@ class PostgresSlots:
 
         :raises ProviderRateLimited: when none frees up in time.
         """
+        lock = _slot_lock(key)
+        slot = self._acquire(key, lock, limit, time.monotonic() + wait)
+        try:
+            yield
+        finally:
+            self._release(key, lock, slot)
+
+    def _acquire(self, key: t.Hashable, lock: int, limit: int, deadline: float) -> _PgSlot:
+        with self._changed:
+            mine = self._keys.setdefault(key, _KeySlots())
+            while not mine.spare and mine.active >= limit:
+                mine.waiting += 1
+                try:
+                    self._changed.wait(deadline - time.monotonic())
+                finally:
+                    mine.waiting -= 1
+                if not mine.spare and time.monotonic() >= deadline:
+                    raise _too_many()
+            if mine.spare:
+                return mine.spare.pop()
+            mine.active += 1
+        try:
+            return self._take_new(key, lock, limit, deadline)
+        except BaseException:
+            with self._changed:
+                mine.active -= 1
+                self._changed.notify()
+            raise
+
+    def _take_new(self, key: t.Hashable, lock: int, limit: int, deadline: float) -> _PgSlot:
+        """A slot of PostgreSQL's, on a pooled connection of its own."""
+        import psycopg_pool
+
+        try:
+            conn = self.pool.getconn(timeout=max(0.001, deadline - time.monotonic()))
+        except psycopg_pool.PoolTimeout:
+            raise _too_many() from None
+        try:
+            conn.autocommit = True
+            number = _take_slot(conn, lock, self._taken.candidates(key, limit))
+            if number is None:
+                number = self._first_in_line(conn, lock, key, limit, deadline)
+        except BaseException:
+            _give_back(self.pool, conn)
+            raise
+        self._taken.mark(key, number)
+        return _PgSlot(conn, number)
+
+    def _release(self, key: t.Hashable, lock: int, slot: _PgSlot) -> None:
         import psycopg
 
-        lock = _slot_lock(key)
-        deadline = time.monotonic() + wait
-        with self._local.hold(key, limit, wait), self.pool.connection() as conn:
-            conn.autocommit = True
-            try:
-                number = _take_slot(conn, lock, self._taken.candidates(key, limit))
-                if number is None:
-                    number = self._first_in_line(conn, lock, key, limit, deadline)
-                try:
-                    with self._taken.marked(key, number):
-                        yield
-                finally:
-                    conn.execute(
-                        "SELECT pg_advisory_unlock(%s, %s), pg_notify(%s, %s)",
-                        (lock, number, self.CHANNEL, str(lock)),
-                    )
-            finally:
-                # A connection that broke meanwhile is dropped by the pool anyway.
-                with contextlib.suppress(psycopg.Error):
-                    conn.autocommit = False
+        with self._changed:
+            mine = self._keys[key]
+            if mine.waiting and slot.turns < self.MAX_TURNS:
+                slot.turns += 1
+                mine.spare.append(slot)
+                self._changed.notify()
+                return
+            mine.active -= 1
+            self._changed.notify()  # a waiter of this process may take one of its own
+        try:
+            slot.conn.execute(
+                "SELECT pg_advisory_unlock(%s, %s), pg_notify(%s, %s)",
+                (lock, slot.number, self.CHANNEL, str(lock)),
+            )
+        except psycopg.Error:
+            pass  # a broken session held no lock any more; the pool drops it
+        finally:
+            self._taken.unmark(key, slot.number)
+            _give_back(self.pool, slot.conn)
 
     def _first_in_line(
         self,
@@ -249,6 +321,15 @@ class PostgresSlots:
             conn.execute(
                 f"UNLISTEN {self.CHANNEL}; SELECT pg_advisory_unlock({int(lock)}, {self.TURNSTILE})"
             )
+
+
+def _give_back(pool: psycopg_pool.ConnectionPool[t.Any], conn: psycopg.Connection[t.Any]) -> None:
+    """Return a connection to the pool as it was lent (a broken one is dropped there)."""
+    import psycopg
+
+    with contextlib.suppress(psycopg.Error):
+        conn.autocommit = False
+    pool.putconn(conn)
 
 
 def _slot_lock(key: t.Hashable) -> int:
