@@ -8,7 +8,7 @@ import typing as t
 import httpx
 
 from .providers import FailoverProvider, provider_class
-from .transport import upstream_transport
+from .transport import upstream_transport, verified_context
 
 if t.TYPE_CHECKING:
     from .callers import Caller
@@ -33,6 +33,9 @@ class ProviderFactory:
         self.limits = limits
         self._clients: dict[str, httpx.Client] = {}
         self._lock = threading.Lock()
+        # Built with the app (~35 ms: certifi's bundle), not by the first upstream call: a
+        # worker's first request, or the first reads of a poll cycle, would wait for it.
+        verified_context()
 
     def base_url(self, name: str) -> str:
         return self.settings.base_urls.get(name) or provider_class(name).default_base_url
