@@ -85,6 +85,19 @@ def test_a_slot_held_by_a_process_that_dies_frees_at_once(tmp_path: pathlib.Path
 
 
 @pytest.mark.postgres
+def _advisory_locks(postgres_url: str) -> int:
+    """Advisory locks held in this test's own database (others run beside it)."""
+    import psycopg
+
+    url = postgres_url.replace("postgresql+psycopg://", "postgresql://", 1)
+    with psycopg.connect(url) as watcher:
+        row = watcher.execute(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND database ="
+            " (SELECT oid FROM pg_database WHERE datname = current_database())"
+        ).fetchone()
+        return int(t.cast(tuple[int], row)[0])
+
+
 def test_postgres_slots_take_one_lock_and_wake_a_waiter_when_one_frees(postgres_url: str) -> None:
     """The one-statement take locks one slot, not every free one; a holder waiting while
     all are taken (first in line) gets one as soon as it is released."""
@@ -209,6 +222,8 @@ def test_postgres_slots_of_two_workers_together_never_exceed_the_limit(postgres_
         with concurrent.futures.ThreadPoolExecutor(6) as pool:
             list(pool.map(one, [limiters[0]] * 3 + [limiters[1]] * 3))
         assert most == LIMIT
+        # Every slot freed once its last holder is done: none left passed on to nobody.
+        assert _advisory_locks(postgres_url) == 0
     finally:
         for store in workers:
             store.close()
@@ -350,6 +365,46 @@ def test_postgres_slots_passed_on_go_back_to_other_workers_in_turn(
             for future in futures:
                 future.result()
         assert got_at and got_at[0] < 20  # of the busy worker's 60 holds
+        assert _advisory_locks(postgres_url) == 0
     finally:
         for store in workers:
             store.close()
+
+
+def test_postgres_slots_two_freed_at_once_for_one_waiter_pass_on_only_one(
+    postgres_url: str,
+) -> None:
+    """Two holders finish before their worker's one waiter wakes: one slot passes to it, the
+    other is freed, not left spare with nobody to take it (held from every worker). The
+    order is forced by holding the slots' lock while both finish."""
+    import threading
+
+    from connector.providers.limits import PostgresSlots, _slot_lock
+    from connector.store.postgres import PostgresStore
+
+    store = PostgresStore(postgres_url)
+    slots = PostgresSlots(store.pool)
+    lock = _slot_lock(KEY)
+    deadline = time.monotonic() + 10
+    first, second = (slots._acquire(KEY, lock, 2, deadline) for _ in range(2))
+    served: list[bool] = []
+
+    def waiter() -> None:
+        with slots.hold(KEY, 2, wait=10):
+            served.append(True)
+
+    thread = threading.Thread(target=waiter)
+    try:
+        thread.start()
+        while slots._keys[KEY].waiting < 1:
+            time.sleep(0.01)
+        with slots._changed:  # re-entrant: both releases run before the waiter wakes
+            slots._release(KEY, lock, first)
+            slots._release(KEY, lock, second)
+        thread.join(10)
+        assert served == [True]
+        assert slots._keys[KEY].spare == [] and slots._keys[KEY].active == 0
+        assert _advisory_locks(postgres_url) == 0
+    finally:
+        thread.join(10)
+        store.close()

@@ -263,7 +263,9 @@ class PostgresSlots:
 
         with self._changed:
             mine = self._keys[key]
-            if mine.waiting and slot.turns < self.MAX_TURNS:
+            # Only to a waiter no slot is passed to yet: a slot left spare with none waiting
+            # would stay held, taken from every worker, until this one calls again.
+            if mine.waiting > len(mine.spare) and slot.turns < self.MAX_TURNS:
                 slot.turns += 1
                 mine.spare.append(slot)
                 self._changed.notify()
