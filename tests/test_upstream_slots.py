@@ -98,6 +98,20 @@ def _advisory_locks(postgres_url: str) -> int:
         return int(t.cast(tuple[int], row)[0])
 
 
+@pytest.fixture
+def two_workers(postgres_url: str) -> t.Iterator[tuple[t.Any, t.Any]]:
+    """The PostgreSQL slots of two workers: a store, so a pool, each."""
+    from connector.providers.limits import PostgresSlots
+    from connector.store.postgres import PostgresStore
+
+    workers = [PostgresStore(postgres_url), PostgresStore(postgres_url)]
+    try:
+        yield PostgresSlots(workers[0].pool), PostgresSlots(workers[1].pool)
+    finally:
+        for store in workers:
+            store.close()
+
+
 def test_postgres_slots_take_one_lock_and_wake_a_waiter_when_one_frees(postgres_url: str) -> None:
     """The one-statement take locks one slot, not every free one; a holder waiting while
     all are taken (first in line) gets one as soon as it is released."""
@@ -150,18 +164,16 @@ def test_postgres_slots_take_one_lock_and_wake_a_waiter_when_one_frees(postgres_
 
 
 def test_postgres_slots_a_waiter_hears_a_slot_another_worker_frees(
-    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+    two_workers: tuple[t.Any, t.Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The holder that frees a slot announces it: the line's first takes it at once, not at
     its next look (made 30 s here, longer than it may wait)."""
     import threading
 
     from connector.providers.limits import PostgresSlots
-    from connector.store.postgres import PostgresStore
 
     monkeypatch.setattr(PostgresSlots, "RECHECK", 30.0)
-    workers = [PostgresStore(postgres_url), PostgresStore(postgres_url)]  # a pool each
-    theirs, mine = (PostgresSlots(store.pool) for store in workers)
+    theirs, mine = two_workers
     holding, release = threading.Event(), threading.Event()
     got: list[float] = []
 
@@ -189,21 +201,19 @@ def test_postgres_slots_a_waiter_hears_a_slot_another_worker_frees(
         release.set()
         for thread in threads:
             thread.join(25)
-        for store in workers:
-            store.close()
 
 
-def test_postgres_slots_of_two_workers_together_never_exceed_the_limit(postgres_url: str) -> None:
+def test_postgres_slots_of_two_workers_together_never_exceed_the_limit(
+    two_workers: tuple[t.Any, t.Any], postgres_url: str
+) -> None:
     """Two workers (a pool each), three threads each, limit 3: together they hold at most
     three slots at once, and do reach three."""
     import concurrent.futures
     import threading
 
     from connector.providers.limits import PostgresSlots
-    from connector.store.postgres import PostgresStore
 
-    workers = [PostgresStore(postgres_url), PostgresStore(postgres_url)]
-    limiters = [PostgresSlots(store.pool) for store in workers]
+    first, second = two_workers
     count_lock = threading.Lock()
     holding, most = 0, 0
 
@@ -218,15 +228,11 @@ def test_postgres_slots_of_two_workers_together_never_exceed_the_limit(postgres_
                 with count_lock:
                     holding -= 1
 
-    try:
-        with concurrent.futures.ThreadPoolExecutor(6) as pool:
-            list(pool.map(one, [limiters[0]] * 3 + [limiters[1]] * 3))
-        assert most == LIMIT
-        # Every slot freed once its last holder is done: none left passed on to nobody.
-        assert _advisory_locks(postgres_url) == 0
-    finally:
-        for store in workers:
-            store.close()
+    with concurrent.futures.ThreadPoolExecutor(6) as pool:
+        list(pool.map(one, [first] * 3 + [second] * 3))
+    assert most == LIMIT
+    # Every slot freed once its last holder is done: none left passed on to nobody.
+    assert _advisory_locks(postgres_url) == 0
 
 
 def test_postgres_slots_a_wait_that_times_out_leaves_the_pooled_connection_clean(
@@ -326,7 +332,7 @@ def test_postgres_slots_pass_a_slot_to_a_waiting_thread_of_the_same_worker(
 
 
 def test_postgres_slots_passed_on_go_back_to_other_workers_in_turn(
-    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+    two_workers: tuple[t.Any, t.Any], postgres_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A busy worker passes a slot between its threads at most MAX_TURNS times, then frees
     it: another worker waiting for it gets it long before the busy one runs out of work."""
@@ -334,11 +340,9 @@ def test_postgres_slots_passed_on_go_back_to_other_workers_in_turn(
     import threading
 
     from connector.providers.limits import PostgresSlots
-    from connector.store.postgres import PostgresStore
 
     monkeypatch.setattr(PostgresSlots, "MAX_TURNS", 2)
-    workers = [PostgresStore(postgres_url), PostgresStore(postgres_url)]
-    busy, other = (PostgresSlots(store.pool) for store in workers)
+    busy, other = two_workers
     done = 0
     count_lock = threading.Lock()
     busy_started = threading.Event()
@@ -358,17 +362,13 @@ def test_postgres_slots_passed_on_go_back_to_other_workers_in_turn(
         with other.hold(KEY, 1, wait=30):
             got_at.append(done)
 
-    try:
-        with concurrent.futures.ThreadPoolExecutor(4) as pool:
-            futures = [pool.submit(busy_thread) for _ in range(3)]
-            futures.append(pool.submit(other_worker))
-            for future in futures:
-                future.result()
-        assert got_at and got_at[0] < 20  # of the busy worker's 60 holds
-        assert _advisory_locks(postgres_url) == 0
-    finally:
-        for store in workers:
-            store.close()
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        futures = [pool.submit(busy_thread) for _ in range(3)]
+        futures.append(pool.submit(other_worker))
+        for future in futures:
+            future.result()
+    assert got_at and got_at[0] < 20  # of the busy worker's 60 holds
+    assert _advisory_locks(postgres_url) == 0
 
 
 def test_postgres_slots_two_freed_at_once_for_one_waiter_pass_on_only_one(
