@@ -1,21 +1,43 @@
-"""Quiet handles are polled less often: the cadence rule, the store's claims and releases,
-the schema migration, and poll cycles against the sandbox upstream (SQLite and PostgreSQL)."""
+"""Quiet handles are polled less often, and so are handles whose polls keep failing for a
+lasting reason: the cadence rules, the store's claims and releases, the schema migration,
+and poll cycles against the sandbox upstream (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
+import contextlib
 import time
 import typing as t
 
 import httpx
 import pytest
 
-from connector.hooks.cadence import GRACE, deferral, next_poll_at, poll_delay
+from connector.errors import (
+    ConnectorError,
+    ProviderAuthFailed,
+    ProviderInvalidResponse,
+    ProviderNotFound,
+    ProviderOutOfCredits,
+    ProviderRateLimited,
+    ProviderRejectedInput,
+    ProviderTimeout,
+    ProviderUnavailable,
+    StoreUnavailable,
+)
+from connector.hooks.cadence import (
+    GRACE,
+    backoff,
+    deferral,
+    is_lasting,
+    next_poll_at,
+    poll_delay,
+    retry_delay,
+)
 from connector.sandbox import World
 from connector.serving import BackgroundServer
 from connector.store import Store, WatchKey, open_store
 from connector.store.activity import Activity
 
-from .conftest import KEY
+from .conftest import KEY, fault
 from .operator_console import serve_console
 from .receiver import Receiver
 from .records import add, subscription
@@ -25,6 +47,7 @@ BASE = 30.0
 MAX = 3600.0
 DAY = 86400.0
 DEFER = deferral(BASE, MAX)
+BACKOFF = backoff(BASE, MAX)
 
 
 # -- the rule ---------------------------------------------------------------------------------
@@ -60,6 +83,39 @@ def test_next_poll_at_counts_quiet_from_the_last_activity() -> None:
     assert next_poll_at(5000.0, 4000.0, base_gap=BASE, max_delay=MAX) == 5000.0 + BASE
     assert next_poll_at(3 * DAY, 0.0, base_gap=BASE, max_delay=MAX) == 3 * DAY + MAX
     assert DEFER(3 * DAY) == MAX - BASE and DEFER(0.0) == 0.0
+
+
+def test_a_lasting_failure_waits_as_long_again_as_the_polls_have_been_failing() -> None:
+    assert retry_delay(0.0, base_gap=BASE, max_delay=MAX) == BASE, "first failure: base gap"
+    assert retry_delay(-DAY, base_gap=BASE, max_delay=MAX) == BASE, "a clock step"
+    assert retry_delay(BASE, base_gap=BASE, max_delay=MAX) == BASE
+    assert retry_delay(250.0, base_gap=BASE, max_delay=MAX) == 250.0
+    assert retry_delay(7 * DAY, base_gap=BASE, max_delay=MAX) == MAX
+    assert retry_delay(7 * DAY, base_gap=BASE, max_delay=BASE) == BASE, "adaptation off"
+    assert BACKOFF(0.0) == 0.0 and BACKOFF(250.0) == 250.0 - BASE and BACKOFF(DAY) == MAX - BASE
+
+
+@pytest.mark.parametrize(
+    ("error", "lasting"),
+    [
+        # The documented answers for an account that is gone or private (404), a handle
+        # upstream refuses (400), a revoked key (401) and spent credits (402): see the
+        # providers' contracts and errors.py.
+        (ProviderNotFound("TikTok profile not found for handle: gone"), True),
+        (ProviderRejectedInput("'handle' parameter is required"), True),
+        (ProviderAuthFailed("API key is invalid or missing."), True),
+        (ProviderOutOfCredits("Insufficient credits. Please top up your account."), True),
+        # What a retry may well get past.
+        (ProviderTimeout("did not answer in time"), False),
+        (ProviderUnavailable("upstream 503"), False),
+        (ProviderRateLimited("slow down", retry_after=30), False),
+        (ProviderInvalidResponse("not JSON"), False),
+        (StoreUnavailable("the store is down"), False),
+        (ConnectorError("unexpected"), False),
+    ],
+)
+def test_only_failures_a_retry_would_repeat_back_off(error: ConnectorError, lasting: bool) -> None:
+    assert is_lasting(error) is lasting
 
 
 # -- the store --------------------------------------------------------------------------------
@@ -105,6 +161,69 @@ def test_a_failed_poll_never_pushes_the_next_poll_further_out(store: Store) -> N
     store.release_watch(watch("quiet"), "w", polled_at=T + BASE, defer=DEFER)
     assert claim(store, T + 2 * BASE) == []
     assert claim(store, T + BASE + MAX) == ["quiet"]
+
+
+def fail_lastingly(store: Store, handle: str, at: float) -> None:
+    assert claim(store, at) == [handle]
+    store.release_watch(watch(handle), "w", polled_at=at, lasting=True, backoff=BACKOFF)
+
+
+def test_a_handle_failing_for_a_lasting_reason_waits_twice_as_long_each_time(
+    store: Store,
+) -> None:
+    add(store, subscription("sub_g", handle="gone"))
+    assert claim(store, T) == ["gone"]
+    at, waits = T, []
+    for _ in range(12):
+        store.release_watch(watch("gone"), "w", polled_at=at, lasting=True, backoff=BACKOFF)
+        due = at + 1.0
+        while not claim(store, due):  # the first second it is due again: claimed then
+            due += 1.0
+        waits.append(due - at)
+        at = due
+    assert waits[:5] == [BASE, BASE, 2 * BASE, 4 * BASE, 8 * BASE]
+    assert waits[-1] == MAX and max(waits) == MAX, waits
+
+
+def test_a_transient_failure_neither_ends_nor_lengthens_a_back_off(store: Store) -> None:
+    add(store, subscription("sub_g", handle="gone"))
+    fail_lastingly(store, "gone", T)
+    fail_lastingly(store, "gone", T + BASE)
+    fail_lastingly(store, "gone", T + 2 * BASE)
+    assert claim(store, T + 4 * BASE - 1) == []
+    assert claim(store, T + 4 * BASE) == ["gone"]
+    store.release_watch(watch("gone"), "w", polled_at=T + 4 * BASE, failed=True, backoff=BACKOFF)
+    assert claim(store, T + 5 * BASE) == ["gone"], "a timeout is retried after the base gap"
+    store.release_watch(watch("gone"), "w", polled_at=T + 5 * BASE, lasting=True, backoff=BACKOFF)
+    # Failing since T: the wait goes on growing from there.
+    assert claim(store, T + 10 * BASE - 1) == []
+    assert claim(store, T + 10 * BASE) == ["gone"]
+
+
+def test_a_poll_that_works_ends_the_back_off(store: Store) -> None:
+    add(store, subscription("sub_g", handle="back"))
+    for at in (T, T + BASE, T + 2 * BASE, T + 4 * BASE):
+        fail_lastingly(store, "back", at)
+    assert claim(store, T + 8 * BASE) == ["back"]
+    store.release_watch(watch("back"), "w", polled_at=T + 8 * BASE, found_new=True, defer=DEFER)
+    fail_lastingly(store, "back", T + 9 * BASE)
+    assert claim(store, T + 10 * BASE) == ["back"], "failing anew: the base gap first"
+
+
+def test_a_new_subscription_ends_the_back_off(store: Store) -> None:
+    add(store, subscription("sub_1", handle="gone"))
+    for at in (T, T + BASE, T + 2 * BASE, T + 4 * BASE, T + 8 * BASE):
+        fail_lastingly(store, "gone", at)
+    assert claim(store, T + 9 * BASE) == []
+    store.add_subscription(  # say, with the subscriber's new key
+        subscription("sub_2", handle="gone"),
+        tenant_key=b"\x01sealed-key",
+        baseline=[],
+        floor=0,
+        now=T + 8 * BASE + 1,
+    )
+    fail_lastingly(store, "gone", T + 9 * BASE)
+    assert claim(store, T + 10 * BASE) == ["gone"], "failing anew: the base gap first"
 
 
 def test_a_new_subscription_brings_a_slowed_watch_back_to_the_base_gap(store: Store) -> None:
@@ -158,7 +277,7 @@ def test_migrating_from_the_previous_schema_keeps_every_watch_due_as_before(
     old.close()
     store = open_store(any_db_url)
     try:
-        assert store.migrate() == 7
+        assert store.migrate() == 8
         assert claim(store, T, owner="a") == ["long.ago", "never"]
         assert claim(store, T + BASE - 10, owner="b") == ["recent"]
         # Nothing known about their activity yet: the first poll starts counting the quiet.
@@ -173,6 +292,21 @@ def test_migrating_from_the_previous_schema_keeps_every_watch_due_as_before(
 MAX_DELAY = 2.0  # seconds: short enough to wait for in a test
 
 
+@contextlib.contextmanager
+def serving_hooks(
+    make_app: t.Callable[..., t.Any], root: str, receiver: Receiver, **settings: t.Any
+) -> t.Iterator[Hooks]:
+    app = make_app(**{**HOOK_SETTINGS, **settings}, POLL_MAX_DELAY=MAX_DELAY)
+    with (
+        BackgroundServer(app) as server,
+        httpx.Client(
+            base_url=server.url, headers={"Authorization": f"Bearer {KEY}"}, timeout=30
+        ) as http,
+    ):
+        yield Hooks(app, http, receiver, root)
+    app.extensions["connector"].store.close()
+
+
 @pytest.fixture
 def hooks(
     make_app: t.Callable[..., t.Any],
@@ -180,15 +314,10 @@ def hooks(
     receiver: Receiver,
     receiver_server: tuple[Receiver, BackgroundServer],
 ) -> t.Iterator[Hooks]:
-    app = make_app(**HOOK_SETTINGS, DATABASE_URL=any_db_url, POLL_MAX_DELAY=MAX_DELAY)
-    with (
-        BackgroundServer(app) as server,
-        httpx.Client(
-            base_url=server.url, headers={"Authorization": f"Bearer {KEY}"}, timeout=30
-        ) as http,
-    ):
-        yield Hooks(app, http, receiver, receiver_server[1].url)
-    app.extensions["connector"].store.close()
+    with serving_hooks(
+        make_app, receiver_server[1].url, receiver, DATABASE_URL=any_db_url
+    ) as serving:
+        yield serving
 
 
 def quiet_for(app: t.Any, handle: str, seconds: float) -> None:
@@ -272,3 +401,82 @@ def test_the_console_shows_when_a_slowed_handle_is_next_read(
         (key,) = {s.watch for s in console.rt.store.subscriptions()}
         Activity(console.rt.store).make_due(key)
         assert "due (next cycle)" in console.text("/console/handles")
+
+
+def test_the_console_tells_a_handle_backing_off_from_a_slowed_one(
+    make_app: t.Callable[..., t.Any],
+    receiver: Receiver,
+    receiver_server: tuple[Receiver, BackgroundServer],
+    world: World,
+) -> None:
+    with serve_console(make_app, receiver, receiver_server[1].url) as console:
+        console.sign_in()
+        console.subscribe("shown", handle="gone.four")
+        fault(world, endpoint="profile-videos", handle="gone.four", status=404, times=10)
+        console.cycle()  # the first failure: retried after the base gap (0 s here)
+        with console.rt.store._transaction() as sql:  # as if failing for two days
+            sql.run("UPDATE watches SET failing_since = failing_since - ?", (2 * DAY,))
+        console.cycle()
+        row = console.text("/console/handles")
+        assert "@gone.four" in row and "in 60 min · backing off: failing" in row, row
+        assert "TikTok profile not found for handle: gone.four" in row
+
+
+GAP = 0.4  # seconds: the base gap of the cycles below
+
+
+def watch_row(app: t.Any, handle: str) -> tuple[float, float, float | None]:
+    """(last polled at, gap from, failing since) of ``handle``'s watch."""
+    with app.extensions["connector"].store._transaction(write=False) as sql:
+        row = sql.one(
+            "SELECT last_polled_at, gap_from, failing_since FROM watches WHERE handle = ?",
+            (handle,),
+        )
+    return row[0], row[1], row[2]
+
+
+def reads_at(world: World, handle: str) -> list[float]:
+    return [r.at for r in world.requests("profile-videos") if handle in str(r.body)]
+
+
+def test_a_deleted_account_is_read_less_and_less_often_until_it_answers_again(
+    make_app: t.Callable[..., t.Any],
+    any_db_url: str,
+    receiver: Receiver,
+    receiver_server: tuple[Receiver, BackgroundServer],
+    world: World,
+) -> None:
+    with serving_hooks(
+        make_app, receiver_server[1].url, receiver, DATABASE_URL=any_db_url, POLL_MIN_GAP=GAP
+    ) as hooks:
+        hooks.subscribe("gone", handle="gone.one")
+        hooks.subscribe("alive", handle="alive.one")
+        # The account is deleted after the subscription: upstream answers its documented
+        # 404 "TikTok profile not found for handle" (the profile-videos contract).
+        fault(world, endpoint="profile-videos", handle="gone.one", status=404, times=1000)
+        start = time.time()
+        while time.time() < start + 2.7:
+            hooks.cycle()
+            time.sleep(0.02)
+        gone = [at for at in reads_at(world, "gone.one") if at >= start]
+        alive = [at for at in reads_at(world, "alive.one") if at >= start]
+        # Read at 0, 0.4, 0.8 and 1.6 s (each wait as long as the failures so far), while
+        # the live account is read every 0.4 s.
+        assert len(alive) >= 6 and 3 <= len(gone) <= 4, (gone, alive)
+        waits = [b - a for a, b in zip(gone, gone[1:], strict=False)]
+        assert waits[-1] >= 1.5 * waits[0], waits
+        last, gap_from, since = watch_row(hooks.app, "gone.one")
+        assert since is not None and since < last
+        assert gap_from + GAP - last == pytest.approx(min(MAX_DELAY, last - since))
+        assert hooks.receiver.all("gone") == []
+
+        # The account is back (say it was private for a while): the read due next works,
+        # finds what was posted meanwhile, and the handle is read every base gap again.
+        world.clear_faults()
+        video = world.post_video("gone.one").id
+        time.sleep(max(0.0, gap_from + GAP - time.time()) + 0.05)
+        report = hooks.cycle()
+        assert report["failed"] == 0 and report["delivered"] == 1
+        last, gap_from, since = watch_row(hooks.app, "gone.one")
+        assert since is None and gap_from == last
+        assert [b["id"] for b in hooks.receiver.bodies("gone")] == [video]

@@ -19,12 +19,31 @@ from __future__ import annotations
 
 import typing as t
 
+from ..errors import (
+    ConnectorError,
+    ProviderAuthFailed,
+    ProviderNotFound,
+    ProviderOutOfCredits,
+    ProviderRejectedInput,
+    UnsupportedByProvider,
+)
+
 GRACE = 3600.0
 """Seconds of quiet during which a handle is still polled every base gap: a handle that
 posts several times a day mostly stays at the base rate."""
 
 SLOWDOWN = 1 / 24
 """Seconds added to the wait per second of quiet beyond :data:`GRACE` (an hour a day)."""
+
+LASTING_FAILURES: tuple[type[ConnectorError], ...] = (
+    ProviderNotFound,  # the account is gone, renamed or private
+    ProviderRejectedInput,  # upstream refuses the handle as written
+    ProviderAuthFailed,  # the subscriber's key was revoked
+    ProviderOutOfCredits,  # the subscriber's account must be topped up first
+    UnsupportedByProvider,
+)
+"""Failures that polling again after the base gap would only repeat (each provider does not
+charge for them, but each holds an upstream slot and logs a warning)."""
 
 
 def poll_delay(quiet: float, *, base_gap: float, max_delay: float) -> float:
@@ -61,3 +80,27 @@ def deferral(base_gap: float, max_delay: float) -> t.Callable[[float], float]:
         return poll_delay(quiet, base_gap=base_gap, max_delay=max_delay) - base_gap
 
     return defer
+
+
+def is_lasting(error: ConnectorError) -> bool:
+    """Whether a poll that failed with ``error`` should back off (see the module's doc)."""
+    return isinstance(error, LASTING_FAILURES)
+
+
+def retry_delay(failing_for: float, *, base_gap: float, max_delay: float) -> float:
+    """Seconds from a failed poll to the next, for a handle whose polls have failed for a
+    lasting reason during the last ``failing_for`` seconds: as long again, between
+    ``base_gap`` and ``max(base_gap, max_delay)``."""
+    if max_delay <= base_gap:
+        return base_gap
+    return min(max_delay, max(base_gap, failing_for))
+
+
+def backoff(base_gap: float, max_delay: float) -> t.Callable[[float], float]:
+    """What ``Store.release_watches`` takes as ``backoff``: for a handle failing for so many
+    seconds, how much longer than the base gap it waits."""
+
+    def extra(failing_for: float) -> float:
+        return retry_delay(failing_for, base_gap=base_gap, max_delay=max_delay) - base_gap
+
+    return extra

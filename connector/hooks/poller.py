@@ -26,7 +26,7 @@ from ..logs import redact
 from ..providers import PROVIDERS, provider_class
 from ..store import WatchKey
 from ..triggers.new_video import decide, read_handle
-from .cadence import deferral
+from .cadence import backoff, deferral, is_lasting
 from .delivery import Deliverer, DeliveryReport, is_stale, worker_id
 from .subscriptions import require_sealer
 
@@ -103,6 +103,7 @@ def run_cycle(ctx: PollContext, *, deliverer: Deliverer | None = None) -> CycleR
     lease = ctx.settings.upstream_timeout * (ctx.poll_settings.max_pages + 1) + 60
     width = ctx.settings.poll_concurrency
     defer = deferral(ctx.settings.poll_min_gap, ctx.settings.poll_max_delay)
+    back_off = backoff(ctx.settings.poll_min_gap, ctx.settings.poll_max_delay)
     gates: dict[str, _Gate] = {}
     tenant_keys = _TenantKeys(ctx)
     by_watch: dict[WatchKey, list[Subscription]] | None = None
@@ -124,23 +125,35 @@ def run_cycle(ctx: PollContext, *, deliverer: Deliverer | None = None) -> CycleR
         polls: list[tuple[WatchKey, float]] = []
         found: set[WatchKey] = set()
         failed: set[WatchKey] = set()
+        lasting: set[WatchKey] = set()
         try:
             for future in done:
                 key = running.pop(future)
-                part, polled_at = future.result()
+                part, polled_at, failed_lastingly = future.result()
                 polls.append((key, polled_at))
                 if part.queued:
                     found.add(key)
                 elif part.failed:
                     failed.add(key)
+                    if failed_lastingly:
+                        lasting.add(key)
                 report.watched += part.watched
                 report.failed += part.failed
                 report.skipped += part.skipped
                 report.queued += part.queued
         finally:
-            # Finding new videos makes a handle active again; a quiet one is due later
-            # (hooks/cadence.py), a failed one after the base gap.
-            store.release_watches(owner, polls, found_new=found, failed=failed, defer=defer)
+            # Finding new videos makes a handle active again; a quiet one is due later, so
+            # is one failing for a lasting reason (hooks/cadence.py); another failed one
+            # after the base gap.
+            store.release_watches(
+                owner,
+                polls,
+                found_new=found,
+                failed=failed,
+                lasting=lasting,
+                defer=defer,
+                backoff=back_off,
+            )
 
     # Twice as many readers as slots: while one does its store work, another holds its slot
     # (PostgresSlots passes a slot on between threads of one process).
@@ -182,8 +195,9 @@ def run_cycle(ctx: PollContext, *, deliverer: Deliverer | None = None) -> CycleR
     return report
 
 
-# What reading one watched handle gave: its report, and when the read ended.
-_Polled = tuple[CycleReport, float]
+# What reading one watched handle gave: its report, when the read ended, and whether it
+# failed for a lasting reason (hooks/cadence.py).
+_Polled = tuple[CycleReport, float, bool]
 
 
 @contextlib.contextmanager
@@ -265,9 +279,10 @@ def _poll_watch(
     deliver: t.Callable[[list[Subscription]], None],
 ) -> _Polled:
     """Read one claimed handle and hand its news to ``deliver`` at once: what it found, as
-    a report of its own (a failure is logged and counted here, never raised), and when the
-    poll ended."""
+    a report of its own (a failure is logged and counted here, never raised), when the
+    poll ended, and whether it failed for a lasting reason."""
     part = CycleReport(watched=1)
+    lasting = False
     secrets: set[str] = set()
     queued_for: list[Subscription] = []
     try:
@@ -278,6 +293,7 @@ def _poll_watch(
         exc.message = redact(exc.message, secrets)
         ctx.metrics.watch_failed(key, exc)
         part.failed += 1
+        lasting = is_lasting(exc)
         log.warning(
             "poll of @%s for tenant %s failed: %s (%s)",
             key.handle,
@@ -304,7 +320,7 @@ def _poll_watch(
             deliver(queued_for)
         except Exception:  # queued all the same: the cycle's closing run delivers them
             log.exception("could not start delivering the news of @%s at once", key.handle)
-    return part, time.time()
+    return part, time.time(), lasting
 
 
 class _TenantKeys:

@@ -175,6 +175,11 @@ SCHEMA: tuple[str, ...] = (
     UPDATE watches SET gap_from = last_polled_at WHERE last_polled_at IS NOT NULL;
     CREATE INDEX watches_by_due ON watches (gap_from, tenant, provider, handle);
     """,
+    # 8: a handle whose polls keep failing for a lasting reason (gone, key refused, no
+    # credits) backs off (see hooks/cadence.py): since when its polls have failed so.
+    """
+    ALTER TABLE watches ADD COLUMN failing_since {float};
+    """,
 )
 
 
@@ -362,12 +367,13 @@ class SQLStore(Store):
                 ),
             )
             watch = subscription.watch
-            # A new subscriber counts as activity: a watch slowed down for quiet goes back to
-            # the base gap, counted from its last poll.
+            # A new subscriber counts as activity: a watch slowed down for quiet, or backing
+            # off from failures (the subscriber may bring a new key), goes back to the base
+            # gap, counted from its last poll.
             sql.run(
                 "INSERT INTO watches (tenant, provider, handle, active_at) VALUES (?, ?, ?, ?)"
                 " ON CONFLICT (tenant, provider, handle) DO UPDATE"
-                " SET active_at = excluded.active_at, gap_from = CASE"
+                " SET active_at = excluded.active_at, failing_since = NULL, gap_from = CASE"
                 " WHEN watches.last_polled_at < watches.gap_from THEN watches.last_polled_at"
                 " ELSE watches.gap_from END",
                 (watch.tenant, watch.provider, watch.handle, now),
@@ -531,7 +537,9 @@ class SQLStore(Store):
         *,
         found_new: t.Collection[WatchKey] = (),
         failed: t.Collection[WatchKey] = (),
+        lasting: t.Collection[WatchKey] = (),
         defer: t.Callable[[float], float] | None = None,
+        backoff: t.Callable[[float], float] | None = None,
     ) -> None:
         if not polls:
             return
@@ -540,9 +548,9 @@ class SQLStore(Store):
             # (one per handle cost a cycle's main thread a round trip per handle read).
             keys = [(key.tenant, key.provider, key.handle) for key, _ in polls]
             claimed = {
-                (tenant, provider, handle): active_at
-                for tenant, provider, handle, active_at in sql.all(
-                    "SELECT tenant, provider, handle, active_at FROM watches"
+                (tenant, provider, handle): (active_at, failing_since)
+                for tenant, provider, handle, active_at, failing_since in sql.all(
+                    "SELECT tenant, provider, handle, active_at, failing_since FROM watches"
                     " WHERE claimed_by = ? AND (tenant, provider, handle) IN"
                     f" (VALUES {', '.join(['(?, ?, ?)'] * len(keys))})",
                     (owner, *(part for key in keys for part in key)),
@@ -553,20 +561,25 @@ class SQLStore(Store):
                 where = (key.tenant, key.provider, key.handle, owner)
                 if where[:3] not in claimed:
                     continue  # another owner's claim now
+                last_active, failing_since = claimed[where[:3]]
                 if key in failed:
-                    active, wait = None, 0.0
+                    # A failed poll saw nothing: the activity stays as it was (NULL here).
+                    active: float | None = None
+                    if key in lasting:
+                        since = at if failing_since is None else failing_since
+                        wait = backoff(at - since) if backoff else 0.0
+                    else:  # retried after the base gap; a back-off under way goes on after
+                        since, wait = failing_since, 0.0
                 elif key in found_new:
-                    active, wait = at, defer(0.0) if defer else 0.0
+                    active, wait, since = at, defer(0.0) if defer else 0.0, None
                 else:
-                    last_active = claimed[where[:3]]
                     active = at if last_active is None else last_active
-                    wait = defer(at - active) if defer else 0.0
-                changes.append((at, at + max(0.0, wait), active, *where))
-            # A failed poll keeps active_at (NULL here): it saw nothing, so it must not make
-            # the handle look quieter or busier than the last poll that worked.
+                    wait, since = defer(at - active) if defer else 0.0, None
+                changes.append((at, at + max(0.0, wait), active, since, *where))
             sql.many(
                 "UPDATE watches SET last_polled_at = ?, gap_from = ?,"
-                " active_at = coalesce(?, active_at), claimed_by = NULL, claimed_until = NULL"
+                " active_at = coalesce(?, active_at), failing_since = ?,"
+                " claimed_by = NULL, claimed_until = NULL"
                 " WHERE tenant = ? AND provider = ? AND handle = ? AND claimed_by = ?",
                 changes,
             )

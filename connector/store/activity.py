@@ -95,6 +95,7 @@ class WatchRow:
     subscriptions: int
     last_polled_at: float | None
     gap_from: float  # due CONNECTOR_POLL_MIN_GAP after this (later than the last poll: slowed)
+    failing_since: float | None  # backing off since then (hooks/cadence.py)
     polling_now: bool
     last_error: str | None
     last_error_at: float | None
@@ -350,6 +351,7 @@ class Activity:
                 "  AND coalesce(s.provider, '') = w.provider AND s.handle = w.handle)"
                 "  AS subscriptions,"
                 " w.last_polled_at, w.claimed_until, w.last_error, w.last_error_at, w.gap_from,"
+                " w.failing_since,"
                 " (SELECT count(DISTINCT sv.video_id) FROM subscriptions s"
                 "  JOIN feeds f ON f.tenant = s.tenant AND f.platform = s.platform"
                 "  AND f.consumer = 'hook:' || s.id AND f.handle = s.handle"
@@ -369,10 +371,11 @@ class Activity:
                 subscriptions=int(r[3]),
                 last_polled_at=r[4],
                 gap_from=float(r[8]),
+                failing_since=r[9],
                 polling_now=r[5] is not None and r[5] > now,
                 last_error=r[6],
                 last_error_at=r[7],
-                videos_seen=int(r[9]),
+                videos_seen=int(r[10]),
             )
             for r in rows
         ]

@@ -289,15 +289,19 @@ class Store:
         polled_at: float,
         found_new: bool = False,
         failed: bool = False,
+        lasting: bool = False,
         defer: t.Callable[[float], float] | None = None,
+        backoff: t.Callable[[float], float] | None = None,
     ) -> None:
-        """:meth:`release_watches` for one poll."""
+        """:meth:`release_watches` for one poll (``lasting``: it failed for a lasting reason)."""
         self.release_watches(
             owner,
             [(key, polled_at)],
             found_new=[key] if found_new else (),
-            failed=[key] if failed else (),
+            failed=[key] if failed or lasting else (),
+            lasting=[key] if lasting else (),
             defer=defer,
+            backoff=backoff,
         )
 
     def release_watches(
@@ -307,7 +311,9 @@ class Store:
         *,
         found_new: t.Collection[WatchKey] = (),
         failed: t.Collection[WatchKey] = (),
+        lasting: t.Collection[WatchKey] = (),
         defer: t.Callable[[float], float] | None = None,
+        backoff: t.Callable[[float], float] | None = None,
     ) -> None:
         """Record each (key, polled_at) poll (successful or not) and release its claim, in one
         transaction where the backend allows it (a claim another owner holds now is left
@@ -317,8 +323,10 @@ class Store:
         (keys in ``found_new``) or it gained a subscription. ``defer(quiet)`` says how many
         seconds beyond the claim's ``min_gap`` a watch quiet for ``quiet`` seconds waits
         before it is due again (default: none). A failed poll (keys in ``failed``) saw
-        nothing: it leaves the activity as it was and defers nothing, so a failure never
-        pushes the next poll further out.
+        nothing: it leaves the activity as it was. Of those, the ones in ``lasting`` failed
+        for a reason a retry soon would meet again: the watch remembers since when its polls
+        fail so, and ``backoff(failing_for)`` says how many seconds beyond ``min_gap`` it
+        waits. Any other failure defers nothing. A poll that works ends the back-off.
         """
         for key, polled_at in polls:
             self.release_watch(
@@ -327,7 +335,9 @@ class Store:
                 polled_at=polled_at,
                 found_new=key in found_new,
                 failed=key in failed,
+                lasting=key in lasting,
                 defer=defer,
+                backoff=backoff,
             )
 
     # -- outbox -------------------------------------------------------------------------------
