@@ -6,6 +6,10 @@ operation's timeout is cut to what is left of :mod:`connector.deadlines`' deadli
 a whole upstream call by :func:`connector.providers._http.send_json`, for a whole delivery
 by :mod:`connector.hooks.delivery`); with no deadline in force, httpx's own timeouts apply.
 
+Resolving the host ends at the deadline too: ``getaddrinfo`` takes no timeout, and a resolver
+that does not answer holds it for the resolver's own retries (5 s each by default), so it runs
+on a thread of its own that the call stops waiting for.
+
 The backend can also be pinned to addresses checked beforehand: it then connects to those and
 never resolves the host, which keeps its place in ``Host``, TLS SNI and certificate checks
 (a webhook target that resolves to a public address for the check and to 127.0.0.1 for the
@@ -15,7 +19,10 @@ connection, DNS rebinding, reaches nothing).
 from __future__ import annotations
 
 import functools
+import ipaddress
+import socket
 import ssl
+import threading
 import typing as t
 
 import httpcore
@@ -97,7 +104,10 @@ class DeadlineBackend(httpcore.NetworkBackend):
         local_address: str | None = None,
         socket_options: t.Iterable[httpcore.SOCKET_OPTION] | None = None,
     ) -> httpcore.NetworkStream:
-        hosts = [host] if self._addresses is None else [a[1][0] for a in self._addresses]
+        if self._addresses is None:
+            hosts = _addresses_of(host, port, _capped(timeout, httpcore.ConnectTimeout))
+        else:
+            hosts = [a[1][0] for a in self._addresses]
         failure: Exception = httpcore.ConnectError("no address to connect to")
         for candidate in hosts:
             try:
@@ -128,6 +138,56 @@ class DeadlineBackend(httpcore.NetworkBackend):
     def sleep(self, seconds: float) -> None:
         left = deadlines.remaining()
         self._backend.sleep(seconds if left is None else min(seconds, left))
+
+
+def resolve(host: str, port: int, timeout: float | None) -> list[tuple[t.Any, ...]]:
+    """``socket.getaddrinfo(host, port)`` for TCP, waiting at most ``timeout`` seconds (it
+    has no timeout of its own).
+
+    Each lookup runs on a thread of its own, left behind when it takes too long: a shared
+    pool would let names whose DNS servers hang (a webhook target's may, on purpose) hold
+    up every other lookup.
+
+    :raises TimeoutError: when the resolver has not answered in time.
+    :raises OSError: (``socket.gaierror``) or :exc:`UnicodeError` when the name is not one.
+    """
+    outcome: list[t.Any] = []
+    done = threading.Event()
+
+    def run() -> None:
+        try:
+            outcome.append(
+                socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP)
+            )
+        except (OSError, UnicodeError) as exc:
+            outcome.append(exc)
+        finally:
+            done.set()
+
+    threading.Thread(target=run, name="resolve", daemon=True).start()
+    if not done.wait(None if timeout is None else max(timeout, 0.0)) or not outcome:
+        raise TimeoutError(f"{host!r} was not resolved in time")
+    if isinstance(outcome[0], BaseException):
+        raise outcome[0]
+    return t.cast(list[tuple[t.Any, ...]], outcome[0])
+
+
+def _addresses_of(host: str, port: int, timeout: float | None) -> list[str]:
+    """The addresses to connect to for ``host`` (itself when an address), in the
+    resolver's order."""
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        pass
+    else:
+        return [host]
+    try:
+        found = resolve(host, port, timeout)
+    except TimeoutError:
+        raise httpcore.ConnectTimeout("the host name was not resolved in time") from None
+    except (OSError, UnicodeError) as exc:
+        raise httpcore.ConnectError(f"the host name was not resolved ({exc})") from exc
+    return list(dict.fromkeys(str(sockaddr[0]) for *_, sockaddr in found))
 
 
 class DeadlineStream(httpcore.NetworkStream):

@@ -1,5 +1,6 @@
 """Every upstream call ends within its deadline, whatever the peer does: slow headers, a body
-dripping byte by byte, one long silence, an endless or huge body.
+dripping byte by byte, one long silence, an endless or huge body; and whatever the resolver
+does: one that does not answer.
 
 A real misbehaving HTTP server on 127.0.0.1 plays each; the bound checked is the call's
 timeout (or the request's budget) plus a margin of one second: a correctness bound, not a
@@ -221,3 +222,58 @@ def test_the_connector_uses_the_deadline_transport(peer: Peer, make_app: t.Any) 
     elapsed = time.monotonic() - started
     assert (response.status_code, response.json["code"]) == (504, "upstream_timeout")
     assert elapsed < TIMEOUT + MARGIN, f"took {elapsed:.1f} s"
+
+
+def prompt_profile(conn: socket.socket) -> None:
+    """A valid profile answer, at once."""
+    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(PROFILE) + PROFILE)
+
+
+class Resolver:
+    """Stands in for the system resolver (``socket.getaddrinfo``) for one made-up name: it
+    answers 127.0.0.1 after ``delay`` seconds, as a resolver whose first server is down
+    answers after its timeout (glibc's default: 5 s per try, see resolv.conf(5))."""
+
+    def __init__(self, name: str, delay: float) -> None:
+        self.name, self.delay, self.asked = name, delay, 0
+        self._real = socket.getaddrinfo
+
+    def __call__(self, host: t.Any, port: t.Any, *args: t.Any, **kwargs: t.Any) -> t.Any:
+        if host != self.name:
+            return self._real(host, port, *args, **kwargs)
+        self.asked += 1
+        time.sleep(self.delay)
+        return self._real("127.0.0.1", port, *args, **kwargs)
+
+
+def _named_provider(peer: Peer, name: str, timeout: float) -> DumplingAIProvider:
+    url = f"http://{name}:{peer.server_address[1]}"
+    client = httpx.Client(base_url=url, timeout=timeout, transport=upstream_transport())
+    return DumplingAIProvider(client, api_key="sk_test", request_source="API")
+
+
+@pytest.mark.parametrize("peer", [prompt_profile], indirect=True)
+def test_a_resolver_that_does_not_answer_ends_the_call_at_its_deadline(
+    peer: Peer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    resolver = Resolver("upstream.hangs.test", delay=PEER_GIVES_UP)
+    monkeypatch.setattr(socket, "getaddrinfo", resolver)
+    provider = _named_provider(peer, resolver.name, timeout=30.0)
+    with deadlines.within(0.3):
+        elapsed, raised = _timed(lambda: provider.get_profile("someone"))
+    provider.client.close()
+    assert isinstance(raised, ProviderTimeout), raised
+    assert resolver.asked >= 1
+    assert elapsed < 0.3 + MARGIN, f"took {elapsed:.1f} s"
+
+
+@pytest.mark.parametrize("peer", [prompt_profile], indirect=True)
+def test_a_name_resolved_in_time_is_connected_to(
+    peer: Peer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    resolver = Resolver("upstream.slow.test", delay=0.1)
+    monkeypatch.setattr(socket, "getaddrinfo", resolver)
+    provider = _named_provider(peer, resolver.name, timeout=TIMEOUT)
+    profile = provider.get_profile("someone")
+    provider.client.close()
+    assert profile["handle"] == "someone" and resolver.asked == 1

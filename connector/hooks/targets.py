@@ -12,12 +12,11 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 import socket
-import threading
 import typing as t
 import urllib.parse
 
 from ..errors import TargetRefused
-from ..transport import Address
+from ..transport import Address, resolve
 
 
 class TargetUnresolved(TargetRefused):
@@ -119,24 +118,12 @@ def _parse(url: str, *, allow_private: bool) -> urllib.parse.SplitResult:
 
 
 def _resolve(host: str, port: int, timeout: float) -> list[tuple[t.Any, ...]]:
-    """``socket.getaddrinfo`` within ``timeout`` seconds (it has no timeout of its own)."""
-    outcome: list[t.Any] = []
-    done = threading.Event()
-
-    def run() -> None:
-        try:
-            outcome.append(
-                socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP)
-            )
-        except (OSError, UnicodeError) as exc:
-            outcome.append(exc)
-        finally:
-            done.set()
-
-    threading.Thread(target=run, name="resolve-target", daemon=True).start()
-    if not done.wait(max(timeout, 0.0)) or not outcome:
-        raise TargetUnresolved(f"target_url's host {host!r} did not resolve within {timeout:g} s.")
-    result = outcome[0]
-    if isinstance(result, BaseException):
-        raise TargetUnresolved(f"target_url's host {host!r} does not resolve.") from result
-    return t.cast(list[tuple[t.Any, ...]], result)
+    """``socket.getaddrinfo`` within ``timeout`` seconds, failures as :exc:`TargetUnresolved`."""
+    try:
+        return resolve(host, port, timeout)
+    except TimeoutError:
+        raise TargetUnresolved(
+            f"target_url's host {host!r} did not resolve within {timeout:g} s."
+        ) from None
+    except (OSError, UnicodeError) as exc:
+        raise TargetUnresolved(f"target_url's host {host!r} does not resolve.") from exc
