@@ -63,8 +63,49 @@ def shared_metrics() -> tempfile.TemporaryDirectory[str] | None:
     return folder
 
 
-#: The app every worker of ``connector serve`` builds (from ``CONNECTOR_*`` in its environment).
-WSGI_TARGET = "connector.wsgi:app"
+#: What every worker of ``connector serve`` calls to build its app (from ``CONNECTOR_*`` in its
+#: environment): a granian factory.
+WSGI_TARGET = "connector.serving:worker_app"
+
+#: Request keys a WSGI server sets besides ``HTTP_*`` and ``wsgi.*`` (PEP 3333, and what
+#: granian and werkzeug add): never taken for the process environment's.
+_REQUEST_KEYS = frozenset(
+    (
+        "REQUEST_METHOD SCRIPT_NAME PATH_INFO QUERY_STRING CONTENT_TYPE CONTENT_LENGTH"
+        " SERVER_NAME SERVER_PORT SERVER_PROTOCOL SERVER_SOFTWARE GATEWAY_INTERFACE"
+        " REMOTE_ADDR REMOTE_PORT REMOTE_HOST REMOTE_USER RAW_URI REQUEST_URI HTTPS"
+    ).split()
+)
+
+
+def worker_app() -> WSGIApplication:
+    """The app of one ``connector serve`` worker, as granian calls it per request.
+
+    granian puts a copy of the whole process environment in every request's environ (the
+    CGI way), ``CONNECTOR_SECRET_KEY``, upstream keys and database passwords included, where
+    anything that logs or shows a request's environ would show them: they are taken out
+    before the app sees the request.
+    """
+    from .wsgi import app
+
+    return without_process_environment(app)
+
+
+def without_process_environment(app: WSGIApplication) -> WSGIApplication:
+    """``app``, called with environs from which the keys of this process's environment (as
+    it is now) are removed, but for the request's own."""
+    inherited = tuple(
+        name
+        for name in os.environ
+        if name not in _REQUEST_KEYS and not name.startswith(("HTTP_", "wsgi."))
+    )
+
+    def without(environ: dict[str, t.Any], start_response: t.Any) -> t.Iterable[bytes]:
+        for name in inherited:
+            environ.pop(name, None)
+        return app(environ, start_response)
+
+    return t.cast("WSGIApplication", without)
 
 
 def serve_forever(host: str, port: int, *, workers: int, threads: int) -> None:
@@ -90,6 +131,7 @@ def serve_forever(host: str, port: int, *, workers: int, threads: int) -> None:
     multiprocessing.set_start_method("spawn", force=True)
     Server(
         WSGI_TARGET,
+        factory=True,
         address=host,
         port=port,
         interface=Interfaces.WSGI,
