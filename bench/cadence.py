@@ -1,9 +1,11 @@
 """Upstream calls per day for watched handles, every one polled at the base gap (before) or
-polled by the cadence rule of connector/hooks/cadence.py (after), and how late new videos
+polled by the cadence rules of connector/hooks/cadence.py (after), and how late new videos
 are read.
 
 A simulated day of poll cycles over a mix of handles that post at random (Poisson) times:
-a few post many times a day, most weekly or less, some not at all. Cycles run every
+a few post many times a day, most weekly or less, some not at all, and some whose account is
+gone (every read fails with upstream's 404). A third run keeps the quiet handles' rule but
+retries failed reads after the base gap, as before failing handles backed off. Cycles run every
 ``--interval`` seconds, as the scheduler inside ``connector serve`` does; a handle is read
 by the first cycle at or after it is due, and is due again when the rule says, counted from
 that read, exactly as the store's release and claim do it. A simulated warm-up day comes
@@ -28,7 +30,7 @@ ROOT = pathlib.Path(__file__).parent.parent
 sys.path.insert(0, str(ROOT))
 
 from connector.config import Settings  # noqa: E402
-from connector.hooks.cadence import GRACE, SLOWDOWN, next_poll_at  # noqa: E402
+from connector.hooks.cadence import GRACE, SLOWDOWN, next_poll_at, retry_delay  # noqa: E402
 
 DAY = 86400.0
 
@@ -38,16 +40,18 @@ class Kind:
     name: str
     share: float  # of all handles
     posts_per_day: float
+    gone: bool = False  # every read fails for a lasting reason (the account is deleted)
 
 
 # What a watch list looks like: a few prolific accounts, a body of occasional posters and a
-# tail that has gone silent (subscriptions outlive the accounts' activity).
+# tail that has gone silent, a few of those deleted (subscriptions outlive the accounts).
 MIX = (
     Kind("several a day", 0.03, 8.0),
     Kind("about daily", 0.12, 1.0),
     Kind("about weekly", 0.45, 1 / 7),
     Kind("about monthly", 0.25, 1 / 30),
-    Kind("dormant", 0.15, 0.0),
+    Kind("dormant", 0.13, 0.0),
+    Kind("deleted", 0.02, 0.0, gone=True),
 )
 
 
@@ -88,9 +92,11 @@ def simulate(
     max_delay: float,
     warmup: float,
     read_seconds: float,
+    back_off: bool = True,
 ) -> Outcome:
     """Cycles every ``interval`` seconds from 0; counts what happens in [warmup, warmup+DAY).
-    A read is released ``read_seconds`` after its cycle began (the poll's own time)."""
+    A read is released ``read_seconds`` after its cycle began (the poll's own time). A gone
+    handle's failed reads back off (``back_off``) or are retried after the base gap."""
     end = warmup + DAY
     horizon = end + max(base_gap, max_delay) + 2 * interval  # the day's last posts get read
     calls = 0
@@ -101,6 +107,7 @@ def simulate(
     heapq.heapify(due)
     seen = [0] * len(handles)  # posts already read, per handle
     active = [h.active_at for h in handles]
+    failing_since: list[float | None] = [None] * len(handles)
     while due:
         cycle, i = heapq.heappop(due)
         now = cycle * interval
@@ -121,7 +128,12 @@ def simulate(
             active[i] = now
         # The store's release and claim: due at next_poll_at, read by the first cycle then.
         released = now + read_seconds
-        at = next_poll_at(released, active[i], base_gap=base_gap, max_delay=max_delay)
+        if handle.kind.gone:
+            since = failing_since[i] = failing_since[i] or released
+            wait = retry_delay(released - since, base_gap=base_gap, max_delay=max_delay)
+            at = released + (wait if back_off else base_gap)
+        else:
+            at = next_poll_at(released, active[i], base_gap=base_gap, max_delay=max_delay)
         heapq.heappush(due, (max(cycle + 1, math.ceil(at / interval - 1e-9)), i))
     return Outcome(calls, by_kind, delays)
 
@@ -169,6 +181,15 @@ def main() -> None:
             warmup=DAY,
             read_seconds=args.read_seconds,
         ),
+        "after, failed reads not backed off": simulate(
+            handles,
+            interval=args.interval,
+            base_gap=args.min_gap,
+            max_delay=args.max_delay,
+            warmup=DAY,
+            read_seconds=args.read_seconds,
+            back_off=False,
+        ),
     }
     result = {
         "handles": len(handles),
@@ -192,21 +213,22 @@ def main() -> None:
         f"{len(handles)} handles, a cycle every {args.interval:g} s, base gap {args.min_gap:g} s,"
         f" max delay {args.max_delay:g} s"
     )
-    print(f"{'':<16}{'calls/day':>12}{'median delay':>15}{'p95 delay':>12}{'worst delay':>13}")
+    print(f"{'':<36}{'calls/day':>12}{'median delay':>15}{'p95 delay':>12}{'worst delay':>13}")
     for name, outcome in runs.items():
         d = summary(outcome)["detection_delay_s"]
         assert isinstance(d, dict)
         print(
-            f"{name:<16}{outcome.calls:>12,}{d['median']:>13} s{d['p95']:>10} s{d['worst']:>11} s"
+            f"{name:<36}{outcome.calls:>12,}{d['median']:>13} s{d['p95']:>10} s{d['worst']:>11} s"
         )
     print(f"calls saved: {result['calls_saved']:.1%}")
     print(f"worst case by construction: {result['worst_case_detection_delay_s']:g} s")
     for kind in MIX:
         b, a = runs["before"].calls_by_kind[kind.name], runs["after"].calls_by_kind[kind.name]
+        unbacked = runs["after, failed reads not backed off"].calls_by_kind[kind.name]
         count = round(len(handles) * kind.share)
         print(
             f"  {kind.name:<15} {count:>5} handles: {b / count:>7.1f} -> {a / count:>6.1f}"
-            " calls/day each"
+            f" calls/day each (without the back-off: {unbacked / count:.1f})"
         )
     print(f"wrote {args.out.relative_to(ROOT) if args.out.is_relative_to(ROOT) else args.out}")
 
