@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import heapq
 import json
 import math
@@ -164,32 +165,19 @@ def main() -> None:
     parser.add_argument("--out", type=pathlib.Path, default=ROOT / "bench" / "cadence.json")
     args = parser.parse_args()
     handles = make_handles(args.handles, 2 * DAY + 2 * args.max_delay, random.Random(args.seed))
+    day = functools.partial(
+        simulate,
+        handles,
+        interval=args.interval,
+        base_gap=args.min_gap,
+        warmup=DAY,
+        read_seconds=args.read_seconds,
+    )
     runs = {
-        "before": simulate(
-            handles,
-            interval=args.interval,
-            base_gap=args.min_gap,
-            max_delay=args.min_gap,  # the adaptation off: every handle at the base gap
-            warmup=DAY,
-            read_seconds=args.read_seconds,
-        ),
-        "after": simulate(
-            handles,
-            interval=args.interval,
-            base_gap=args.min_gap,
-            max_delay=args.max_delay,
-            warmup=DAY,
-            read_seconds=args.read_seconds,
-        ),
-        "after, failed reads not backed off": simulate(
-            handles,
-            interval=args.interval,
-            base_gap=args.min_gap,
-            max_delay=args.max_delay,
-            warmup=DAY,
-            read_seconds=args.read_seconds,
-            back_off=False,
-        ),
+        # The adaptation off: every handle at the base gap.
+        "before": day(max_delay=args.min_gap),
+        "after": day(max_delay=args.max_delay),
+        "after, failed reads not backed off": day(max_delay=args.max_delay, back_off=False),
     }
     result = {
         "handles": len(handles),

@@ -385,7 +385,7 @@ def test_make_due_lets_the_next_cycle_read_a_slowed_handle(hooks: Hooks, world: 
     assert [b["id"] for b in hooks.receiver.bodies("made-due")] == [video]
 
 
-def test_the_console_shows_when_a_slowed_handle_is_next_read(
+def test_the_console_shows_when_a_slowed_or_backing_off_handle_is_next_read(
     make_app: t.Callable[..., t.Any],
     receiver: Receiver,
     receiver_server: tuple[Receiver, BackgroundServer],
@@ -394,32 +394,20 @@ def test_the_console_shows_when_a_slowed_handle_is_next_read(
     with serve_console(make_app, receiver, receiver_server[1].url) as console:
         console.sign_in()
         console.subscribe("shown", handle="quiet.four")
+        console.subscribe("gone", handle="gone.four")
         quiet_for(console.app, "quiet.four", 2 * DAY)
-        console.cycle()
-        row = console.text("/console/handles")
-        assert "@quiet.four" in row and "in 60 min · slowed" in row
-        (key,) = {s.watch for s in console.rt.store.subscriptions()}
-        Activity(console.rt.store).make_due(key)
-        assert "due (next cycle)" in console.text("/console/handles")
-
-
-def test_the_console_tells_a_handle_backing_off_from_a_slowed_one(
-    make_app: t.Callable[..., t.Any],
-    receiver: Receiver,
-    receiver_server: tuple[Receiver, BackgroundServer],
-    world: World,
-) -> None:
-    with serve_console(make_app, receiver, receiver_server[1].url) as console:
-        console.sign_in()
-        console.subscribe("shown", handle="gone.four")
         fault(world, endpoint="profile-videos", handle="gone.four", status=404, times=10)
-        console.cycle()  # the first failure: retried after the base gap (0 s here)
+        console.cycle()  # gone.four's first failure: retried after the base gap (0 s here)
         with console.rt.store._transaction() as sql:  # as if failing for two days
             sql.run("UPDATE watches SET failing_since = failing_since - ?", (2 * DAY,))
         console.cycle()
-        row = console.text("/console/handles")
-        assert "@gone.four" in row and "in 60 min · backing off: failing" in row, row
-        assert "TikTok profile not found for handle: gone.four" in row
+        rows = console.text("/console/handles")
+        assert "@quiet.four" in rows and "in 60 min · slowed" in rows
+        assert "@gone.four" in rows and "in 60 min · backing off: failing" in rows
+        assert "TikTok profile not found for handle: gone.four" in rows
+        quiet = next(s.watch for s in console.rt.store.subscriptions() if s.handle == "quiet.four")
+        Activity(console.rt.store).make_due(quiet)
+        assert "due (next cycle)" in console.text("/console/handles")
 
 
 GAP = 0.4  # seconds: the base gap of the cycles below
