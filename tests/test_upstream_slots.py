@@ -4,6 +4,7 @@ simultaneous requests (seed 001); several processes together must not exceed tha
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import pathlib
@@ -408,3 +409,86 @@ def test_postgres_slots_two_freed_at_once_for_one_waiter_pass_on_only_one(
     finally:
         thread.join(10)
         store.close()
+
+
+def test_postgres_slots_never_pass_on_a_slot_whose_session_postgresql_ended(
+    two_workers: tuple[t.Any, t.Any], postgres_url: str
+) -> None:
+    """A holder's session ends under it (PostgreSQL restarted, or an operator ran
+    pg_terminate_backend): its lock is gone and another worker takes that slot. The holder's
+    waiting thread must not be handed the dead slot, or two calls would run on a limit of
+    one; it waits in line for the other worker's slot instead."""
+    import threading
+
+    import psycopg
+
+    from connector.providers.limits import _slot_lock
+
+    worker, other = two_workers
+    url = postgres_url.replace("postgresql+psycopg://", "postgresql://", 1)
+    inside: list[str] = []
+    overlapped: list[tuple[str, ...]] = []
+    enter_lock = threading.Lock()
+    first_in, let_first_go, other_in, let_other_go = (threading.Event() for _ in range(4))
+
+    @contextlib.contextmanager
+    def counted(name: str) -> t.Iterator[None]:
+        with enter_lock:
+            if inside:
+                overlapped.append((*inside, name))
+            inside.append(name)
+        try:
+            yield
+        finally:
+            with enter_lock:
+                inside.remove(name)
+
+    def first() -> None:
+        with worker.hold(KEY, 1, wait=10), counted("first"):
+            first_in.set()
+            let_first_go.wait(10)
+
+    def second() -> None:  # waits in the same worker for first's slot
+        with worker.hold(KEY, 1, wait=10), counted("second"):
+            pass
+
+    def other_worker() -> None:
+        with other.hold(KEY, 1, wait=10), counted("other"):
+            other_in.set()
+            let_other_go.wait(10)
+
+    threads = [threading.Thread(target=f) for f in (first, second, other_worker)]
+    try:
+        threads[0].start()
+        assert first_in.wait(10)
+        threads[1].start()
+        while worker._keys[KEY].waiting < 1:
+            time.sleep(0.01)
+        with psycopg.connect(url, autocommit=True) as admin:
+            ended = admin.execute(
+                # A two-key advisory lock shows its keys as classid and objid (objsubid 2).
+                "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory'"
+                " AND objsubid = 2 AND classid::bigint = %s AND objid = 0 AND database ="
+                " (SELECT oid FROM pg_database WHERE datname = current_database())",
+                (_slot_lock(KEY) & 0xFFFFFFFF,),
+            ).fetchall()
+        assert ended == [(True,)]
+        threads[2].start()  # the slot is free in PostgreSQL: the other worker takes it
+        assert other_in.wait(10)
+        time.sleep(0.1)  # the session's end has reached the first holder's socket
+        let_first_go.set()
+        threads[0].join(10)
+        time.sleep(0.3)  # the second, if handed the dead slot, would run now
+        let_other_go.set()
+        for thread in threads[1:]:
+            thread.join(10)
+        # The first holder's call was under way when its session ended: that one overlap
+        # nothing prevents. The second must not add another.
+        assert overlapped == [("first", "other")]
+        assert _advisory_locks(postgres_url) == 0
+    finally:
+        let_first_go.set()
+        let_other_go.set()
+        for thread in threads:
+            if thread.ident is not None:  # started
+                thread.join(10)

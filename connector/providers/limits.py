@@ -9,6 +9,7 @@ import dataclasses
 import hashlib
 import os
 import random
+import select
 import threading
 import time
 import typing as t
@@ -264,8 +265,14 @@ class PostgresSlots:
         with self._changed:
             mine = self._keys[key]
             # Only to a waiter no slot is passed to yet: a slot left spare with none waiting
-            # would stay held, taken from every worker, until this one calls again.
-            if mine.waiting > len(mine.spare) and slot.turns < self.MAX_TURNS:
+            # would stay held, taken from every worker, until this one calls again. Never
+            # on a session PostgreSQL ended (a restart, a terminated backend): its lock is
+            # gone, another worker may hold that slot now.
+            if (
+                mine.waiting > len(mine.spare)
+                and slot.turns < self.MAX_TURNS
+                and _still_open(slot.conn)
+            ):
                 slot.turns += 1
                 mine.spare.append(slot)
                 self._changed.notify()
@@ -323,6 +330,20 @@ class PostgresSlots:
             conn.execute(
                 f"UNLISTEN {self.CHANNEL}; SELECT pg_advisory_unlock({int(lock)}, {self.TURNSTILE})"
             )
+
+
+def _still_open(conn: psycopg.Connection[t.Any]) -> bool:
+    """Whether ``conn``'s session may still hold its locks, judged without a round trip: an
+    idle session has nothing to say, so anything to read (the server's goodbye as it ends
+    the session, or the connection closed) says it is over, as does psycopg having seen it
+    break."""
+    if conn.closed or conn.broken:
+        return False
+    try:
+        readable, _, _ = select.select([conn.fileno()], [], [], 0)
+    except (OSError, ValueError):
+        return False
+    return not readable
 
 
 def _give_back(pool: psycopg_pool.ConnectionPool[t.Any], conn: psycopg.Connection[t.Any]) -> None:
