@@ -10,6 +10,10 @@ Resolving the host ends at the deadline too: ``getaddrinfo`` takes no timeout, a
 that does not answer holds it for the resolver's own retries (5 s each by default), so it runs
 on a thread of its own that the call stops waiting for.
 
+Upstream calls go through the HTTP proxy the environment names for them (``HTTPS_PROXY``,
+``HTTP_PROXY``, ``ALL_PROXY``, less ``NO_PROXY``: see :func:`environment_proxy`), connecting
+to it through the same deadline-bound backend.
+
 The backend can also be pinned to addresses checked beforehand: it then connects to those and
 never resolves the host, which keeps its place in ``Host``, TLS SNI and certificate checks
 (a webhook target that resolves to a public address for the check and to 127.0.0.1 for the
@@ -24,11 +28,14 @@ import socket
 import ssl
 import threading
 import typing as t
+import urllib.parse
+import urllib.request
 
 import httpcore
 import httpx
 
 from . import deadlines
+from .errors import ConfigError
 
 _Timeout = type[httpcore.TimeoutException]
 
@@ -44,20 +51,68 @@ def verified_context() -> ssl.SSLContext:
     return httpx.create_ssl_context()
 
 
-def upstream_transport(*, retries: int = 0) -> httpx.HTTPTransport:
+def upstream_transport(*, retries: int = 0, proxy: str | None = None) -> httpx.HTTPTransport:
     """An :class:`httpx.HTTPTransport` (default limits and TLS) whose calls end at the
-    deadline; ``retries`` retries failed connects, which never reached upstream."""
+    deadline; ``retries`` retries failed connects, which never reached upstream; ``proxy``
+    (an ``http://`` or ``https://`` URL, credentials allowed) carries every call."""
     transport = httpx.HTTPTransport(verify=verified_context(), retries=retries)
     # httpx takes no network backend: its pool is rebuilt as httpx builds it by default.
-    transport._pool = httpcore.ConnectionPool(
-        ssl_context=verified_context(),
-        max_connections=100,
-        max_keepalive_connections=20,
-        keepalive_expiry=5.0,
-        retries=retries,
-        network_backend=DeadlineBackend(),
+    pool_options: dict[str, t.Any] = {
+        "ssl_context": verified_context(),
+        "max_connections": 100,
+        "max_keepalive_connections": 20,
+        "keepalive_expiry": 5.0,
+        "retries": retries,
+        "network_backend": DeadlineBackend(),
+    }
+    if proxy is None:
+        transport._pool = httpcore.ConnectionPool(**pool_options)
+        return transport
+    via = httpx.Proxy(proxy)
+    transport._pool = httpcore.HTTPProxy(
+        proxy_url=httpcore.URL(
+            scheme=via.url.raw_scheme,
+            host=via.url.raw_host,
+            port=via.url.port,
+            target=via.url.raw_path,
+        ),
+        proxy_auth=via.raw_auth,
+        proxy_headers=via.headers.raw,
+        **pool_options,
     )
     return transport
+
+
+def environment_proxy(url: str) -> str | None:
+    """The proxy the environment names for calls to ``url``, as curl, requests and httpx
+    read it: ``HTTPS_PROXY`` or ``HTTP_PROXY`` by the URL's scheme, else ``ALL_PROXY``
+    (either case), unless ``NO_PROXY`` names the host; ``None`` for none.
+
+    :raises ConfigError: for a proxy that is not ``http://`` or ``https://``.
+    """
+    parts = urllib.parse.urlsplit(url)
+    if urllib.request.proxy_bypass(parts.hostname or ""):
+        return None
+    proxies = urllib.request.getproxies_environment()
+    proxy = proxies.get(parts.scheme) or proxies.get("all")
+    if not proxy:
+        return None
+    if "://" not in proxy:
+        proxy = f"http://{proxy}"  # "proxy.example:3128", as curl takes it
+    scheme = urllib.parse.urlsplit(proxy).scheme.lower()
+    if scheme not in ("http", "https"):
+        raise ConfigError(
+            f"the proxy for {parts.scheme}:// calls is a {scheme}:// proxy; only http:// and"
+            " https:// proxies are supported (set NO_PROXY to call upstream directly)"
+        )
+    return proxy
+
+
+def shown_proxy(proxy: str) -> str:
+    """``proxy`` as logs may show it: scheme, host and port, never its credentials."""
+    parts = urllib.parse.urlsplit(proxy)
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{parts.hostname}{port}"
 
 
 def pinned_transport(

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import typing as t
 
 import httpx
 
-from .providers import FailoverProvider, provider_class
-from .transport import upstream_transport, verified_context
+from .providers import PROVIDERS, FailoverProvider, provider_class
+from .transport import environment_proxy, shown_proxy, upstream_transport, verified_context
 
 if t.TYPE_CHECKING:
     from .callers import Caller
@@ -16,6 +17,8 @@ if t.TYPE_CHECKING:
     from .metrics import Metrics
     from .providers import Provider
     from .providers.limits import SlotLimiter
+
+log = logging.getLogger(__name__)
 
 
 class ProviderFactory:
@@ -36,6 +39,11 @@ class ProviderFactory:
         # Built with the app (~35 ms: certifi's bundle), not by the first upstream call: a
         # worker's first request, or the first reads of a poll cycle, would wait for it.
         verified_context()
+        # Read at start-up, so that a proxy the connector cannot use stops it there.
+        self._proxies = {name: environment_proxy(self.base_url(name)) for name in PROVIDERS}
+        for name, proxy in self._proxies.items():
+            if proxy is not None:
+                log.info("calls to %s go through the proxy %s", name, shown_proxy(proxy))
 
     def base_url(self, name: str) -> str:
         return self.settings.base_urls.get(name) or provider_class(name).default_base_url
@@ -67,7 +75,9 @@ class ProviderFactory:
                     headers={"User-Agent": "tiktok-connector"},
                     # Retries connect failures only, which never reached upstream; every
                     # call ends at its deadline, whatever the peer does (see send_json).
-                    transport=self.metrics.transport(name, upstream_transport(retries=1)),
+                    transport=self.metrics.transport(
+                        name, upstream_transport(retries=1, proxy=self._proxies.get(name))
+                    ),
                 )
                 self._clients[name] = client
             return client

@@ -1,0 +1,204 @@
+"""Upstream calls go through the HTTP proxy the environment names (``HTTP_PROXY``,
+``HTTPS_PROXY``, ``ALL_PROXY``, ``NO_PROXY``, read as curl and requests read them), still end
+at their deadline, and never show the proxy's credentials.
+
+A real forward proxy on 127.0.0.1 stands between the connector and the sandbox upstream: it
+takes requests in absolute form (``POST http://host:port/path``, RFC 9112 section 3.2.2, what
+a client sends an HTTP proxy for an ``http://`` URL) and relays them.
+"""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import http.server
+import logging
+import threading
+import time
+import typing as t
+import urllib.parse
+
+import pytest
+
+from connector.errors import ConfigError
+from connector.sandbox import World
+from connector.serving import BackgroundServer
+
+from .conftest import KEY
+
+PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY")
+PASSWORD = "pr0xy-s3cret-pa55"
+
+
+class ForwardProxy(http.server.ThreadingHTTPServer):
+    """Relays each request to the origin its absolute-form target names, after checking
+    ``Proxy-Authorization`` when ``credentials`` are set; ``drip`` makes it answer one byte
+    of its status line every 0.2 s instead (a proxy that hangs on to a call)."""
+
+    daemon_threads = True
+
+    def __init__(self, credentials: str | None = None, drip: bool = False) -> None:
+        super().__init__(("127.0.0.1", 0), _Relay)
+        self.credentials, self.drip = credentials, drip
+        self.seen: list[tuple[str, str, str | None]] = []  # method, target, authorization
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+
+class _Relay(http.server.BaseHTTPRequestHandler):
+    server: ForwardProxy
+
+    def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+        self.server.seen.append((self.command, self.path, self.headers.get("Authorization")))
+        expected = self.server.credentials
+        if expected is not None:
+            sent = self.headers.get("Proxy-Authorization", "")
+            if sent != "Basic " + base64.b64encode(expected.encode()).decode():
+                self.send_response(407)
+                self.send_header("Proxy-Authenticate", 'Basic realm="proxy"')
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+        if self.server.drip:
+            try:
+                for byte in b"HTTP/1.1 200 OK\r\n" * 20:
+                    self.wfile.write(bytes([byte]))
+                    self.wfile.flush()
+                    time.sleep(0.2)
+            except OSError:
+                pass  # the client hung up: what its deadline does
+            return
+        target = urllib.parse.urlsplit(self.path)
+        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        upstream = http.client.HTTPConnection(target.hostname or "", target.port, timeout=10)
+        forwarded = {k: v for k, v in self.headers.items() if not k.lower().startswith("proxy-")}
+        upstream.request(self.command, target.path or "/", body=body, headers=forwarded)
+        answer = upstream.getresponse()
+        content = answer.read()
+        self.send_response(answer.status)
+        for name, value in answer.getheaders():
+            if name.lower() not in ("transfer-encoding", "connection", "content-length"):
+                self.send_header(name, value)
+        self.send_header("Content-Length", str(len(content)))
+        self.end_headers()
+        self.wfile.write(content)
+        upstream.close()
+
+    def log_message(self, *args: t.Any) -> None:
+        pass
+
+
+@pytest.fixture
+def proxy_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    """No proxy variable from the machine running the tests, in either case."""
+    for name in PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+    return monkeypatch
+
+
+def serve(proxy: ForwardProxy) -> threading.Thread:
+    thread = threading.Thread(target=proxy.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.daemon = True
+    thread.start()
+    return thread
+
+
+def get_profile(app: t.Any) -> t.Any:
+    return app.test_client().post(
+        "/v1/actions/get-profile",
+        json={"handle": "proxied"},
+        headers={"Authorization": f"Bearer {KEY}"},
+    )
+
+
+def test_upstream_calls_go_through_the_proxy_the_environment_names(
+    make_app: t.Callable[..., t.Any],
+    proxy_env: pytest.MonkeyPatch,
+    sandbox_server: tuple[World, BackgroundServer],
+    world: World,
+) -> None:
+    proxy = ForwardProxy()
+    serve(proxy)
+    try:
+        proxy_env.setenv("HTTP_PROXY", proxy.url)
+        answer = get_profile(make_app())
+        assert answer.status_code == 200, answer.json
+        assert answer.json["handle"] == "proxied"
+        upstream = sandbox_server[1].url
+        assert proxy.seen == [("POST", f"{upstream}/api/v1/get-tiktok-profile", f"Bearer {KEY}")]
+        assert len(world.requests("profile")) == 1
+    finally:
+        proxy.shutdown()
+        proxy.server_close()
+
+
+def test_no_proxy_names_hosts_called_directly(
+    make_app: t.Callable[..., t.Any], proxy_env: pytest.MonkeyPatch, world: World
+) -> None:
+    proxy = ForwardProxy()
+    serve(proxy)
+    try:
+        proxy_env.setenv("http_proxy", proxy.url)  # the lower-case spelling counts too
+        proxy_env.setenv("no_proxy", "localhost,127.0.0.1")
+        answer = get_profile(make_app())
+        assert answer.status_code == 200, answer.json
+        assert proxy.seen == []
+    finally:
+        proxy.shutdown()
+        proxy.server_close()
+
+
+def test_a_proxy_s_credentials_are_sent_to_it_and_shown_nowhere(
+    make_app: t.Callable[..., t.Any],
+    proxy_env: pytest.MonkeyPatch,
+    world: World,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    proxy = ForwardProxy(credentials=f"ops:{PASSWORD}")
+    serve(proxy)
+    port = proxy.server_address[1]
+    try:
+        caplog.set_level(logging.INFO)
+        proxy_env.setenv("HTTP_PROXY", f"http://ops:{PASSWORD}@127.0.0.1:{port}")
+        answer = get_profile(make_app())
+        assert answer.status_code == 200, answer.json
+        assert f"go through the proxy http://127.0.0.1:{port}" in caplog.text
+        # Wrong credentials: the proxy refuses (407), and the error says so without them.
+        proxy_env.setenv("HTTP_PROXY", f"http://ops:wrong-{PASSWORD}@127.0.0.1:{port}")
+        refused = get_profile(make_app())
+        assert refused.status_code >= 500 and refused.json["code"].startswith("upstream")
+        assert PASSWORD not in refused.get_data(as_text=True)
+        assert PASSWORD not in caplog.text
+    finally:
+        proxy.shutdown()
+        proxy.server_close()
+
+
+def test_a_call_through_a_proxy_that_hangs_on_ends_at_its_deadline(
+    make_app: t.Callable[..., t.Any], proxy_env: pytest.MonkeyPatch
+) -> None:
+    proxy = ForwardProxy(drip=True)
+    serve(proxy)
+    try:
+        proxy_env.setenv("HTTP_PROXY", proxy.url)
+        app = make_app(UPSTREAM_TIMEOUT=0.5)
+        started = time.monotonic()
+        answer = get_profile(app)
+        elapsed = time.monotonic() - started
+        assert (answer.status_code, answer.json["code"]) == (504, "upstream_timeout")
+        assert elapsed < 0.5 + 1.0, f"took {elapsed:.1f} s"  # the drip lasts 7 s
+    finally:
+        proxy.shutdown()
+        proxy.server_close()
+
+
+def test_a_proxy_of_a_kind_the_connector_cannot_use_stops_start_up(
+    make_app: t.Callable[..., t.Any], proxy_env: pytest.MonkeyPatch
+) -> None:
+    proxy_env.setenv("ALL_PROXY", f"socks5://ops:{PASSWORD}@127.0.0.1:1080")
+    with pytest.raises(ConfigError, match="only http:// and https:// proxies") as raised:
+        make_app()
+    assert PASSWORD not in str(raised.value)
