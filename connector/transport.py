@@ -86,12 +86,15 @@ def upstream_transport(*, retries: int = 0, proxy: str | None = None) -> httpx.H
 def environment_proxy(url: str) -> str | None:
     """The proxy the environment names for calls to ``url``, as curl, requests and httpx
     read it: ``HTTPS_PROXY`` or ``HTTP_PROXY`` by the URL's scheme, else ``ALL_PROXY``
-    (either case), unless ``NO_PROXY`` names the host; ``None`` for none.
+    (either case), unless ``NO_PROXY`` names the host; ``None`` for none, and for a host on
+    this machine (``localhost``, a loopback address: the sandbox, a local emulator), which
+    a proxy elsewhere could not reach (Go's HTTP client makes the same exception).
 
     :raises ConfigError: for a proxy that is not ``http://`` or ``https://``.
     """
     parts = urllib.parse.urlsplit(url)
-    if urllib.request.proxy_bypass(parts.hostname or ""):
+    host = parts.hostname or ""
+    if _on_this_machine(host) or urllib.request.proxy_bypass(host):
         return None
     proxies = urllib.request.getproxies_environment()
     proxy = proxies.get(parts.scheme) or proxies.get("all")
@@ -106,6 +109,15 @@ def environment_proxy(url: str) -> str | None:
             " https:// proxies are supported (set NO_PROXY to call upstream directly)"
         )
     return proxy
+
+
+def _on_this_machine(host: str) -> bool:
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def shown_proxy(proxy: str) -> str:

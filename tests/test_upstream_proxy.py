@@ -4,7 +4,10 @@ at their deadline, and never show the proxy's credentials.
 
 A real forward proxy on 127.0.0.1 stands between the connector and the sandbox upstream: it
 takes requests in absolute form (``POST http://host:port/path``, RFC 9112 section 3.2.2, what
-a client sends an HTTP proxy for an ``http://`` URL) and relays them.
+a client sends an HTTP proxy for an ``http://`` URL) and relays them. The upstream's name,
+:data:`UPSTREAM_HOST`, only the proxy resolves (to the sandbox on 127.0.0.1), as a proxy at
+the edge of a network resolves names its clients cannot; a loopback upstream is called
+directly whatever the environment says (see ``transport.environment_proxy``).
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import base64
 import http.client
 import http.server
 import logging
+import socket
 import threading
 import time
 import typing as t
@@ -21,13 +25,14 @@ import urllib.parse
 import pytest
 
 from connector.errors import ConfigError
-from connector.sandbox import World
+from connector.sandbox import World, base_urls
 from connector.serving import BackgroundServer
 
 from .conftest import KEY
 
 PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY")
 PASSWORD = "pr0xy-s3cret-pa55"
+UPSTREAM_HOST = "upstream.behind-proxy.test"
 
 
 class ForwardProxy(http.server.ThreadingHTTPServer):
@@ -72,7 +77,8 @@ class _Relay(http.server.BaseHTTPRequestHandler):
             return
         target = urllib.parse.urlsplit(self.path)
         body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-        upstream = http.client.HTTPConnection(target.hostname or "", target.port, timeout=10)
+        host = "127.0.0.1" if target.hostname == UPSTREAM_HOST else target.hostname or ""
+        upstream = http.client.HTTPConnection(host, target.port, timeout=10)
         forwarded = {k: v for k, v in self.headers.items() if not k.lower().startswith("proxy-")}
         upstream.request(self.command, target.path or "/", body=body, headers=forwarded)
         answer = upstream.getresponse()
@@ -106,6 +112,11 @@ def serve(proxy: ForwardProxy) -> threading.Thread:
     return thread
 
 
+def upstream_named(sandbox: BackgroundServer) -> dict[str, str]:
+    """Settings that name the sandbox upstream by :data:`UPSTREAM_HOST`."""
+    return base_urls(f"http://{UPSTREAM_HOST}:{urllib.parse.urlsplit(sandbox.url).port}")
+
+
 def get_profile(app: t.Any) -> t.Any:
     return app.test_client().post(
         "/v1/actions/get-profile",
@@ -124,28 +135,43 @@ def test_upstream_calls_go_through_the_proxy_the_environment_names(
     serve(proxy)
     try:
         proxy_env.setenv("HTTP_PROXY", proxy.url)
-        answer = get_profile(make_app())
+        answer = get_profile(make_app(**upstream_named(sandbox_server[1])))
         assert answer.status_code == 200, answer.json
         assert answer.json["handle"] == "proxied"
-        upstream = sandbox_server[1].url
-        assert proxy.seen == [("POST", f"{upstream}/api/v1/get-tiktok-profile", f"Bearer {KEY}")]
+        port = urllib.parse.urlsplit(sandbox_server[1].url).port
+        assert proxy.seen == [
+            ("POST", f"http://{UPSTREAM_HOST}:{port}/api/v1/get-tiktok-profile", f"Bearer {KEY}")
+        ]
         assert len(world.requests("profile")) == 1
     finally:
         proxy.shutdown()
         proxy.server_close()
 
 
-def test_no_proxy_names_hosts_called_directly(
-    make_app: t.Callable[..., t.Any], proxy_env: pytest.MonkeyPatch, world: World
+def test_no_proxy_and_loopback_upstreams_are_called_directly(
+    make_app: t.Callable[..., t.Any],
+    proxy_env: pytest.MonkeyPatch,
+    sandbox_server: tuple[World, BackgroundServer],
+    world: World,
 ) -> None:
     proxy = ForwardProxy()
     serve(proxy)
+    real_lookup = socket.getaddrinfo
+
+    def lookup(host: t.Any, port: t.Any, *args: t.Any, **kwargs: t.Any) -> t.Any:
+        # Here the connector resolves the upstream's name itself: to the sandbox.
+        return real_lookup("127.0.0.1" if host == UPSTREAM_HOST else host, port, *args, **kwargs)
+
     try:
         proxy_env.setenv("http_proxy", proxy.url)  # the lower-case spelling counts too
-        proxy_env.setenv("no_proxy", "localhost,127.0.0.1")
-        answer = get_profile(make_app())
-        assert answer.status_code == 200, answer.json
+        proxy_env.setenv("no_proxy", "localhost,.behind-proxy.test")
+        proxy_env.setattr(socket, "getaddrinfo", lookup)
+        assert get_profile(make_app(**upstream_named(sandbox_server[1]))).status_code == 200
+        # The sandbox on 127.0.0.1, as `connector serve --sandbox` runs it on a machine
+        # whose environment names a proxy (and a NO_PROXY without 127.0.0.1).
+        assert get_profile(make_app()).status_code == 200
         assert proxy.seen == []
+        assert len(world.requests("profile")) == 2
     finally:
         proxy.shutdown()
         proxy.server_close()
@@ -154,22 +180,25 @@ def test_no_proxy_names_hosts_called_directly(
 def test_a_proxy_s_credentials_are_sent_to_it_and_shown_nowhere(
     make_app: t.Callable[..., t.Any],
     proxy_env: pytest.MonkeyPatch,
+    sandbox_server: tuple[World, BackgroundServer],
     world: World,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     proxy = ForwardProxy(credentials=f"ops:{PASSWORD}")
     serve(proxy)
     port = proxy.server_address[1]
+    upstream = upstream_named(sandbox_server[1])
     try:
         caplog.set_level(logging.INFO)
         proxy_env.setenv("HTTP_PROXY", f"http://ops:{PASSWORD}@127.0.0.1:{port}")
-        answer = get_profile(make_app())
+        answer = get_profile(make_app(**upstream))
         assert answer.status_code == 200, answer.json
         assert f"go through the proxy http://127.0.0.1:{port}" in caplog.text
         # Wrong credentials: the proxy refuses (407), and the error says so without them.
         proxy_env.setenv("HTTP_PROXY", f"http://ops:wrong-{PASSWORD}@127.0.0.1:{port}")
-        refused = get_profile(make_app())
+        refused = get_profile(make_app(**upstream))
         assert refused.status_code >= 500 and refused.json["code"].startswith("upstream")
+        assert "407" in refused.json["error"]
         assert PASSWORD not in refused.get_data(as_text=True)
         assert PASSWORD not in caplog.text
     finally:
@@ -178,27 +207,32 @@ def test_a_proxy_s_credentials_are_sent_to_it_and_shown_nowhere(
 
 
 def test_a_call_through_a_proxy_that_hangs_on_ends_at_its_deadline(
-    make_app: t.Callable[..., t.Any], proxy_env: pytest.MonkeyPatch
+    make_app: t.Callable[..., t.Any],
+    proxy_env: pytest.MonkeyPatch,
+    sandbox_server: tuple[World, BackgroundServer],
 ) -> None:
     proxy = ForwardProxy(drip=True)
     serve(proxy)
     try:
         proxy_env.setenv("HTTP_PROXY", proxy.url)
-        app = make_app(UPSTREAM_TIMEOUT=0.5)
+        app = make_app(**upstream_named(sandbox_server[1]), UPSTREAM_TIMEOUT=0.5)
         started = time.monotonic()
         answer = get_profile(app)
         elapsed = time.monotonic() - started
         assert (answer.status_code, answer.json["code"]) == (504, "upstream_timeout")
         assert elapsed < 0.5 + 1.0, f"took {elapsed:.1f} s"  # the drip lasts 7 s
+        assert len(proxy.seen) == 1
     finally:
         proxy.shutdown()
         proxy.server_close()
 
 
 def test_a_proxy_of_a_kind_the_connector_cannot_use_stops_start_up(
-    make_app: t.Callable[..., t.Any], proxy_env: pytest.MonkeyPatch
+    make_app: t.Callable[..., t.Any],
+    proxy_env: pytest.MonkeyPatch,
+    sandbox_server: tuple[World, BackgroundServer],
 ) -> None:
     proxy_env.setenv("ALL_PROXY", f"socks5://ops:{PASSWORD}@127.0.0.1:1080")
     with pytest.raises(ConfigError, match="only http:// and https:// proxies") as raised:
-        make_app()
+        make_app(**upstream_named(sandbox_server[1]))
     assert PASSWORD not in str(raised.value)
