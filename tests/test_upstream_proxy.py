@@ -13,6 +13,7 @@ directly whatever the environment says (see ``transport.environment_proxy``).
 from __future__ import annotations
 
 import base64
+import contextlib
 import http.client
 import http.server
 import logging
@@ -105,11 +106,16 @@ def proxy_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
     return monkeypatch
 
 
-def serve(proxy: ForwardProxy) -> threading.Thread:
+@contextlib.contextmanager
+def running(proxy: ForwardProxy) -> t.Iterator[ForwardProxy]:
     thread = threading.Thread(target=proxy.serve_forever, kwargs={"poll_interval": 0.05})
     thread.daemon = True
     thread.start()
-    return thread
+    try:
+        yield proxy
+    finally:
+        proxy.shutdown()
+        proxy.server_close()
 
 
 def upstream_named(sandbox: BackgroundServer) -> dict[str, str]:
@@ -131,9 +137,7 @@ def test_upstream_calls_go_through_the_proxy_the_environment_names(
     sandbox_server: tuple[World, BackgroundServer],
     world: World,
 ) -> None:
-    proxy = ForwardProxy()
-    serve(proxy)
-    try:
+    with running(ForwardProxy()) as proxy:
         proxy_env.setenv("HTTP_PROXY", proxy.url)
         answer = get_profile(make_app(**upstream_named(sandbox_server[1])))
         assert answer.status_code == 200, answer.json
@@ -143,9 +147,6 @@ def test_upstream_calls_go_through_the_proxy_the_environment_names(
             ("POST", f"http://{UPSTREAM_HOST}:{port}/api/v1/get-tiktok-profile", f"Bearer {KEY}")
         ]
         assert len(world.requests("profile")) == 1
-    finally:
-        proxy.shutdown()
-        proxy.server_close()
 
 
 def test_no_proxy_and_loopback_upstreams_are_called_directly(
@@ -154,15 +155,13 @@ def test_no_proxy_and_loopback_upstreams_are_called_directly(
     sandbox_server: tuple[World, BackgroundServer],
     world: World,
 ) -> None:
-    proxy = ForwardProxy()
-    serve(proxy)
     real_lookup = socket.getaddrinfo
 
     def lookup(host: t.Any, port: t.Any, *args: t.Any, **kwargs: t.Any) -> t.Any:
         # Here the connector resolves the upstream's name itself: to the sandbox.
         return real_lookup("127.0.0.1" if host == UPSTREAM_HOST else host, port, *args, **kwargs)
 
-    try:
+    with running(ForwardProxy()) as proxy:
         proxy_env.setenv("http_proxy", proxy.url)  # the lower-case spelling counts too
         proxy_env.setenv("no_proxy", "localhost,.behind-proxy.test")
         proxy_env.setattr(socket, "getaddrinfo", lookup)
@@ -172,9 +171,6 @@ def test_no_proxy_and_loopback_upstreams_are_called_directly(
         assert get_profile(make_app()).status_code == 200
         assert proxy.seen == []
         assert len(world.requests("profile")) == 2
-    finally:
-        proxy.shutdown()
-        proxy.server_close()
 
 
 def test_a_proxy_s_credentials_are_sent_to_it_and_shown_nowhere(
@@ -184,11 +180,9 @@ def test_a_proxy_s_credentials_are_sent_to_it_and_shown_nowhere(
     world: World,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    proxy = ForwardProxy(credentials=f"ops:{PASSWORD}")
-    serve(proxy)
-    port = proxy.server_address[1]
     upstream = upstream_named(sandbox_server[1])
-    try:
+    with running(ForwardProxy(credentials=f"ops:{PASSWORD}")) as proxy:
+        port = proxy.server_address[1]
         caplog.set_level(logging.INFO)
         proxy_env.setenv("HTTP_PROXY", f"http://ops:{PASSWORD}@127.0.0.1:{port}")
         answer = get_profile(make_app(**upstream))
@@ -201,9 +195,6 @@ def test_a_proxy_s_credentials_are_sent_to_it_and_shown_nowhere(
         assert "407" in refused.json["error"]
         assert PASSWORD not in refused.get_data(as_text=True)
         assert PASSWORD not in caplog.text
-    finally:
-        proxy.shutdown()
-        proxy.server_close()
 
 
 def test_a_call_through_a_proxy_that_hangs_on_ends_at_its_deadline(
@@ -211,9 +202,7 @@ def test_a_call_through_a_proxy_that_hangs_on_ends_at_its_deadline(
     proxy_env: pytest.MonkeyPatch,
     sandbox_server: tuple[World, BackgroundServer],
 ) -> None:
-    proxy = ForwardProxy(drip=True)
-    serve(proxy)
-    try:
+    with running(ForwardProxy(drip=True)) as proxy:
         proxy_env.setenv("HTTP_PROXY", proxy.url)
         app = make_app(**upstream_named(sandbox_server[1]), UPSTREAM_TIMEOUT=0.5)
         started = time.monotonic()
@@ -222,9 +211,6 @@ def test_a_call_through_a_proxy_that_hangs_on_ends_at_its_deadline(
         assert (answer.status_code, answer.json["code"]) == (504, "upstream_timeout")
         assert elapsed < 0.5 + 1.0, f"took {elapsed:.1f} s"  # the drip lasts 7 s
         assert len(proxy.seen) == 1
-    finally:
-        proxy.shutdown()
-        proxy.server_close()
 
 
 def test_a_proxy_of_a_kind_the_connector_cannot_use_stops_start_up(
