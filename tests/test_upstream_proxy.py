@@ -39,7 +39,9 @@ UPSTREAM_HOST = "upstream.behind-proxy.test"
 class ForwardProxy(http.server.ThreadingHTTPServer):
     """Relays each request to the origin its absolute-form target names, after checking
     ``Proxy-Authorization`` when ``credentials`` are set; ``drip`` makes it answer one byte
-    of its status line every 0.2 s instead (a proxy that hangs on to a call)."""
+    of its status line every 0.2 s instead (a proxy that hangs on to a call). A ``CONNECT``
+    (the tunnel a client asks for an ``https://`` URL) is granted, after the same check, and
+    then left silent: the TLS handshake through it never ends."""
 
     daemon_threads = True
 
@@ -58,15 +60,8 @@ class _Relay(http.server.BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:  # noqa: N802 (http.server's name)
         self.server.seen.append((self.command, self.path, self.headers.get("Authorization")))
-        expected = self.server.credentials
-        if expected is not None:
-            sent = self.headers.get("Proxy-Authorization", "")
-            if sent != "Basic " + base64.b64encode(expected.encode()).decode():
-                self.send_response(407)
-                self.send_header("Proxy-Authenticate", 'Basic realm="proxy"')
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-                return
+        if not self._authorized():
+            return
         if self.server.drip:
             try:
                 for byte in b"HTTP/1.1 200 OK\r\n" * 20:
@@ -92,6 +87,28 @@ class _Relay(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(content)
         upstream.close()
+
+    def do_CONNECT(self) -> None:  # noqa: N802 (http.server's name)
+        self.server.seen.append((self.command, self.path, None))
+        if not self._authorized():
+            return
+        self.send_response(200, "Connection established")
+        self.end_headers()
+        self.wfile.flush()
+        time.sleep(7)  # nothing relayed: the client's TLS handshake waits
+
+    def _authorized(self) -> bool:
+        """Whether the request carries the proxy's credentials (when it has some); if not,
+        it is answered 407."""
+        expected = self.server.credentials
+        sent = self.headers.get("Proxy-Authorization", "")
+        if expected is None or sent == "Basic " + base64.b64encode(expected.encode()).decode():
+            return True
+        self.send_response(407)
+        self.send_header("Proxy-Authenticate", 'Basic realm="proxy"')
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+        return False
 
     def log_message(self, *args: t.Any) -> None:
         pass
@@ -222,3 +239,25 @@ def test_a_proxy_of_a_kind_the_connector_cannot_use_stops_start_up(
     with pytest.raises(ConfigError, match="only http:// and https:// proxies") as raised:
         make_app(**upstream_named(sandbox_server[1]))
     assert PASSWORD not in str(raised.value)
+
+
+def test_an_https_upstream_is_reached_through_a_tunnel_that_ends_at_the_deadline(
+    make_app: t.Callable[..., t.Any], proxy_env: pytest.MonkeyPatch
+) -> None:
+    upstream = f"https://{UPSTREAM_HOST}"  # as the providers' public URLs are
+    with running(ForwardProxy(credentials=f"ops:{PASSWORD}")) as proxy:
+        port = proxy.server_address[1]
+        proxy_env.setenv("HTTPS_PROXY", f"http://ops:{PASSWORD}@127.0.0.1:{port}")
+        app = make_app(DUMPLINGAI_BASE_URL=upstream, UPSTREAM_TIMEOUT=0.5)
+        started = time.monotonic()
+        answer = get_profile(app)
+        elapsed = time.monotonic() - started
+        assert (answer.status_code, answer.json["code"]) == (504, "upstream_timeout")
+        assert elapsed < 0.5 + 1.0, f"took {elapsed:.1f} s"  # the tunnel stays silent 7 s
+        assert proxy.seen == [("CONNECT", f"{UPSTREAM_HOST}:443", None)]
+        # The tunnel refused for want of the right credentials: said, without them.
+        proxy_env.setenv("HTTPS_PROXY", f"http://ops:wrong-{PASSWORD}@127.0.0.1:{port}")
+        refused = get_profile(make_app(DUMPLINGAI_BASE_URL=upstream))
+        assert refused.status_code == 502 and refused.json["code"] == "upstream_unavailable"
+        assert "ProxyError" in refused.json["error"]
+        assert PASSWORD not in refused.get_data(as_text=True)
