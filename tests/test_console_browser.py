@@ -176,6 +176,50 @@ def test_an_operator_follows_a_failed_delivery_to_its_replay(
         page.screenshot(path=shots / "overview-phone.png", full_page=True)
 
 
+def test_an_operator_sees_a_deleted_account_backing_off(
+    page: Page,
+    make_app: t.Callable[..., t.Any],
+    world: World,
+    receiver_server: tuple[Receiver, BackgroundServer],
+    shots: Path,
+) -> None:
+    from connector.hooks.poller import run_cycle
+    from connector.sandbox import Fault
+
+    app = make_app(**{**CONSOLE_SETTINGS, "POLL_MIN_GAP": 30})
+    store = app.extensions["connector"].store
+    with (
+        BackgroundServer(app) as server,
+        httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {KEY}"}) as api,
+    ):
+        for handle in ("still.here", "deleted.since"):
+            answer = api.post(
+                "/v1/hooks",
+                json={"target_url": f"{receiver_server[1].url}/{handle}", "handle": handle},
+            )
+            assert answer.status_code == 201, answer.text
+        # The account is deleted after the subscription: upstream's documented 404.
+        world.add_fault(
+            Fault(endpoint="profile-videos", handle="deleted.since", status=404, times=10)
+        )
+        run_cycle(app.extensions["connector"].poll_context)
+        with store._transaction() as sql:  # as if it had been failing for two days
+            sql.run(
+                "UPDATE watches SET failing_since = failing_since - 172800,"
+                " last_polled_at = 0, gap_from = 0 WHERE handle = 'deleted.since'"
+            )
+        assert run_cycle(app.extensions["connector"].poll_context).as_dict()["failed"] == 1
+
+        sign_in(page, server.url, ADMIN_TOKEN)
+        page.click("nav >> text=Handles")
+        gone = page.locator("tbody tr", has_text="@deleted.since").inner_text()
+        assert "in 60 min · backing off: failing" in gone
+        assert "TikTok profile not found for handle: deleted.since" in gone
+        here = page.locator("tbody tr", has_text="@still.here").inner_text()
+        assert "backing off" not in here and "not found" not in here
+        page.screenshot(path=shots / "handles-backing-off.png", full_page=True)
+
+
 def test_the_api_reference_renders_offline(
     page: Page, make_app: t.Callable[..., t.Any], shots: Path
 ) -> None:
