@@ -91,6 +91,7 @@ def test_every_form_needs_its_csrf_token(console: Console, world: World) -> None
         ("/console/dead-letters/replay", {"id": "1"}),
         ("/console/logout", {}),
         ("/console/dead-letters/replay", {"id": "1", "csrf": "forged"}),
+        ("/console/handles/due", {"tenant": "t", "handle": "h"}),
     ):
         refused = console.browser.post(path, data=data)
         assert refused.status_code == 400, path
@@ -385,3 +386,23 @@ def _check_bounds(store: t.Any) -> None:
     assert row.last_error == "DumplingAI: down" and row.subscriptions == 1
     store.remove_subscription(sub.id)
     assert activity.attempts(sub.id).total == 0, "the log goes with its subscription"
+
+
+def test_reading_a_handle_next_cycle_needs_a_handle_and_stays_in_the_console(
+    console: Console,
+) -> None:
+    console.sign_in()
+    page = console.browser.get("/console/handles")
+    nameless = console.browser.post("/console/handles/due", data={"csrf": csrf_of(page.text)})
+    assert nameless.status_code == 400 and "names none" in nameless.text
+    elsewhere = console.browser.post(
+        "/console/handles/due",
+        data={
+            "csrf": csrf_of(page.text),
+            "tenant": "t",
+            "handle": "h",
+            "next": "https://elsewhere.example/",
+        },
+    )
+    assert elsewhere.url.path == "/console/handles"
+    assert "read by the next poll cycle" in visible(elsewhere.text)

@@ -176,7 +176,7 @@ def test_an_operator_follows_a_failed_delivery_to_its_replay(
         page.screenshot(path=shots / "overview-phone.png", full_page=True)
 
 
-def test_an_operator_sees_a_deleted_account_backing_off(
+def test_an_operator_sees_a_deleted_account_back_off_and_has_it_read_again(
     page: Page,
     make_app: t.Callable[..., t.Any],
     world: World,
@@ -218,6 +218,21 @@ def test_an_operator_sees_a_deleted_account_backing_off(
         here = page.locator("tbody tr", has_text="@still.here").inner_text()
         assert "backing off" not in here and "not found" not in here
         page.screenshot(path=shots / "handles-backing-off.png", full_page=True)
+
+        # The account is back: the operator has it read at the next cycle, which works.
+        world.clear_faults()
+        page.locator("tbody tr", has_text="@deleted.since").locator(
+            "button:has-text('Read next cycle')"
+        ).click()
+        assert "will be read by the next poll cycle" in page.inner_text(".notice")
+        gone = page.locator("tbody tr", has_text="@deleted.since").inner_text()
+        assert "due (next cycle)" in gone
+        assert run_cycle(app.extensions["connector"].poll_context).as_dict()["failed"] == 0
+        page.reload()
+        back = page.locator("tbody tr", has_text="@deleted.since").inner_text()
+        assert "in 29 s" in back or "in 30 s" in back, back
+        assert "backing off" not in back
+        page.screenshot(path=shots / "handles-read-again.png", full_page=True)
 
 
 def test_the_api_reference_renders_offline(

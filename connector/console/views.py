@@ -1,5 +1,5 @@
 """The operator console's pages: overview, watched handles, subscriptions, dead letters,
-upstream usage; signing in and out; replaying dead letters."""
+upstream usage; signing in and out; replaying dead letters; having a handle read at once."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from werkzeug.exceptions import HTTPException
 
 from ..metrics import Tally
 from ..providers import PROVIDERS, provider_class
+from ..store import WatchKey
 from ..store.activity import WATCH_SORTS
 from . import auth
 from .state import console_state, runtime
@@ -54,6 +55,8 @@ NOTICES = {
     "replayed": "Replayed {n} dead letter(s): they are queued again, due now, and being "
     "delivered. Reload to see how it went.",
     "nothing": "Nothing to replay.",
+    "made_due": "The handle will be read by the next poll cycle, slowed or backing off as it "
+    "was (a read that fails again goes on backing off).",
     "signed_out": "Signed out.",
 }
 
@@ -189,7 +192,26 @@ def handles() -> str:
         sorts=list(WATCH_SORTS),
         descending=descending,
         min_gap=rt.settings.poll_min_gap,
+        here=request.full_path,
+        notice=_notice(),
     )
+
+
+@blp.post("/handles/due")
+def make_due() -> AnyResponse:
+    """Have the next poll cycle read one watched handle, however slowed or backing off: once
+    the operator knows the account is back, or its credits topped up."""
+    key = WatchKey(
+        request.form.get("tenant", ""),
+        request.form.get("provider", ""),
+        request.form.get("handle", ""),
+    )
+    if not key.tenant or not key.handle:
+        abort(400, "Which handle? The form names none.")
+    runtime().metrics.activity.make_due(key)
+    log.info("console: @%s of tenant %s made due", key.handle, key.tenant[:8])
+    back = auth.safe_next(request.form.get("next"), url_for(".handles"))
+    return redirect(_with_notice(back, "made_due"), 303)
 
 
 @blp.get("/subscriptions")
