@@ -98,14 +98,14 @@ def test_a_lasting_failure_waits_as_long_again_as_the_polls_have_been_failing() 
 @pytest.mark.parametrize(
     ("error", "lasting"),
     [
-        # The documented answers for an account that is gone or private (404), a handle
-        # upstream refuses (400), a revoked key (401) and spent credits (402): see the
-        # providers' contracts and errors.py.
+        # The documented answers for an account that is gone or private (404), a revoked
+        # key (401) and spent credits (402): see the providers' contracts and errors.py.
         (ProviderNotFound("TikTok profile not found for handle: gone"), True),
-        (ProviderRejectedInput("'handle' parameter is required"), True),
         (ProviderAuthFailed("API key is invalid or missing."), True),
         (ProviderOutOfCredits("Insufficient credits. Please top up your account."), True),
         # What a retry may well get past.
+        # A 400 after subscribing: most likely a later page's cursor upstream let expire.
+        (ProviderRejectedInput("Invalid cursor"), False),
         (ProviderTimeout("did not answer in time"), False),
         (ProviderUnavailable("upstream 503"), False),
         (ProviderRateLimited("slow down", retry_after=30), False),

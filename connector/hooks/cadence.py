@@ -24,7 +24,6 @@ from ..errors import (
     ProviderAuthFailed,
     ProviderNotFound,
     ProviderOutOfCredits,
-    ProviderRejectedInput,
     UnsupportedByProvider,
 )
 
@@ -37,13 +36,14 @@ SLOWDOWN = 1 / 24
 
 LASTING_FAILURES: tuple[type[ConnectorError], ...] = (
     ProviderNotFound,  # the account is gone, renamed or private
-    ProviderRejectedInput,  # upstream refuses the handle as written
     ProviderAuthFailed,  # the subscriber's key was revoked
     ProviderOutOfCredits,  # the subscriber's account must be topped up first
     UnsupportedByProvider,
 )
 """Failures that polling again after the base gap would only repeat (each provider does not
-charge for them, but each holds an upstream slot and logs a warning)."""
+charge for them, but each holds an upstream slot and logs a warning). Not a 400: a handle
+upstream refuses as written is refused when subscribing, so a 400 met later is more likely a
+later page's cursor that expired, which the next poll, starting afresh, gets past."""
 
 
 def poll_delay(quiet: float, *, base_gap: float, max_delay: float) -> float:
