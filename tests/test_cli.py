@@ -100,13 +100,25 @@ def test_serve_replaces_a_worker_that_dies(tmp_path: Path) -> None:
     import os
     import signal
     import subprocess
+    import threading
     import time
 
     port = free_port()
     process = sandbox_process(tmp_path, port, WORKERS="2", POLL_INTERVAL="0")
     base = f"http://127.0.0.1:{port}"
+    lines: list[str] = []
+    output = process.stdout
+    assert output is not None
+    reader = threading.Thread(target=lambda: lines.extend(iter(output.readline, "")))
+    reader.start()
     try:
-        wait_until_up(base + "/health", process, output=lambda: process.communicate()[0])
+        # Both workers serving (granian says so once a worker has built its app): the first
+        # /health answer may come while the second still builds its own.
+        deadline = time.monotonic() + 30
+        while sum("Started worker-" in line for line in list(lines)) < 2:
+            assert process.poll() is None and time.monotonic() < deadline, "".join(lines)
+            time.sleep(0.05)
+        wait_until_up(base + "/health", process, output=lambda: "".join(lines))
 
         def workers() -> set[int]:
             found = subprocess.run(
@@ -131,5 +143,7 @@ def test_serve_replaces_a_worker_that_dies(tmp_path: Path) -> None:
             assert httpx.get(base + "/health", timeout=10).status_code == 200
     finally:
         process.terminate()
-        output, _ = process.communicate(timeout=30)
-    assert process.returncode == 0, output
+        process.wait(timeout=30)
+        reader.join(timeout=10)
+        output.close()
+    assert process.returncode == 0, "".join(lines)
