@@ -454,3 +454,9 @@ class StateCollector(Collector):
             "Handles the poll cycles read, per (tenant, provider choice, handle).",
             value=totals.watches,
         )
+        yield GaugeMetricFamily(
+            "connector_watched_handles_backing_off",
+            "Of those, handles whose reads keep failing for a lasting reason (gone, key refused,"
+            " no credits), read less and less often.",
+            value=totals.backing_off,
+        )

@@ -101,6 +101,20 @@ def test_the_console_shows_the_figures_metrics_count(console: Console, world: Wo
     assert value(samples, "connector_poll_cycles_total") == 2
     handles = console.text("/console/handles")
     assert "DumplingAI" in handles and "upstream_unavailable" in handles, "the watch's last error"
+    assert value(samples, "connector_watched_handles_backing_off") == 0, "a 5xx is passing"
+
+
+def test_handles_backing_off_are_counted(console: Console, world: World) -> None:
+    console.subscribe("kept", handle="kept.one")
+    console.subscribe("gone", handle="gone.one")
+    # Deleted after the subscription: upstream's documented 404 from then on.
+    fault(world, endpoint="profile-videos", handle="gone.one", status=404, times=10)
+    console.cycle()
+    samples = scrape(console.browser)
+    assert value(samples, "connector_watched_handles") == 2
+    assert value(samples, "connector_watched_handles_backing_off") == 1
+    console.sign_in()
+    assert "1 backing off" in console.text("/console/")
 
 
 def test_dead_letters_are_counted(console: Console, world: World) -> None:

@@ -83,6 +83,7 @@ class Totals:
     subscriptions: int
     watches: int
     polling_feeds: int  # feeds of the polling trigger (not of a subscription)
+    backing_off: int  # watches whose reads keep failing for a lasting reason
 
 
 @dataclasses.dataclass(frozen=True)
@@ -293,9 +294,10 @@ class Activity:
         with self._read() as sql:
             row = sql.one(
                 "SELECT (SELECT count(*) FROM subscriptions), (SELECT count(*) FROM watches),"
-                " (SELECT count(*) FROM feeds WHERE consumer NOT LIKE 'hook:%')"
+                " (SELECT count(*) FROM feeds WHERE consumer NOT LIKE 'hook:%'),"
+                " (SELECT count(*) FROM watches WHERE failing_since IS NOT NULL)"
             )
-            return Totals(int(row[0]), int(row[1]), int(row[2]))
+            return Totals(int(row[0]), int(row[1]), int(row[2]), int(row[3]))
 
     def cycles(self, limit: int) -> list[Cycle]:
         """The latest poll cycles, newest first."""
