@@ -218,6 +218,10 @@ def test_an_operator_sees_a_deleted_account_back_off_and_has_it_read_again(
         here = page.locator("tbody tr", has_text="@still.here").inner_text()
         assert "backing off" not in here and "not found" not in here
         page.screenshot(path=shots / "handles-backing-off.png", full_page=True)
+        page.click("nav >> text=Overview")
+        assert "1 backing off" in page.inner_text("main").lower()
+        page.screenshot(path=shots / "overview-backing-off.png")
+        page.click("nav >> text=Handles")
 
         # The account is back: the operator has it read at the next cycle, which works.
         world.clear_faults()
